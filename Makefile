@@ -1,0 +1,54 @@
+# menwei — every entry point installs what it needs: a clean clone plus this
+# Makefile is enough (Python deps into .venv, Debian packages when missing).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+# Debian packages the tests and the demo use; installed only when missing.
+APT_PACKAGES := mosquitto
+export MENWEI_SHARED ?= $(abspath ..)/shared
+export MENWEI_MODELS_MIRROR ?= $(MENWEI_SHARED)/models
+
+.PHONY: venv apt demo test test-fast bench lint typecheck clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	# insightface: alignment utilities only; --no-deps keeps its opencv-python
+	# (GUI build) from shadowing opencv-python-headless. See pyproject.toml.
+	$(PIP) install -q --no-deps 'insightface>=0.7.3'
+	touch $(STAMP)
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+demo: venv
+	$(VENV)/bin/menwei demo
+
+test: venv apt
+	$(PY) -m pytest
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow"
+
+bench: venv
+	$(VENV)/bin/menwei bench
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy gateway firmware_bridge provisioning
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Latency and memory benchmarks of the recognition pipeline (`menwei bench`)."""

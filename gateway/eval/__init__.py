@@ -1,0 +1,1 @@
+"""Accuracy tools: LFW-style verification, open-set identification and liveness error rates."""

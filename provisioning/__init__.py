@@ -1,0 +1,1 @@
+"""The local staff web page (FastAPI) for enrolment and building management."""
