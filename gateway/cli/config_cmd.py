@@ -1,4 +1,4 @@
-"""`menwei config check FILE` and `menwei config show`: validate a config and print the effective one."""
+"""`menwei config check FILE` and `menwei config show`: validate, print the effective config."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        keys = [part.lower() for part in name[len(ENV_PREFIX):].split("__") if part]
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
         if not keys:
             continue
         node = tree
@@ -89,8 +89,9 @@ def _issues_from(error: ValidationError) -> list[ConfigIssue]:
     return issues
 
 
-def parse_config(data: Mapping[str, Any], source: str = "<data>",
-                 environ: Mapping[str, str] | None = None) -> GatewayConfig:
+def parse_config(
+    data: Mapping[str, Any], source: str = "<data>", environ: Mapping[str, str] | None = None
+) -> GatewayConfig:
     """Validate a config mapping (with env overrides applied) or raise ConfigError."""
     merged = _merge(dict(data), env_overrides(environ if environ is not None else os.environ))
     try:

@@ -26,10 +26,20 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 class SiteConfig(Section):
     """Which building and door this gateway serves; the ids appear in every event it reports."""
 
-    id: str = Field("demo-site", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
-                    description="Site identifier, unique within the station (topic-safe).")
-    gateway_id: str = Field("gw-1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
-                            description="This gateway's identifier within the site (topic-safe).")
+    id: str = Field(
+        "demo-site",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Site identifier, unique within the station (topic-safe).",
+    )
+    gateway_id: str = Field(
+        "gw-1",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="This gateway's identifier within the site (topic-safe).",
+    )
     name: str = Field("Demo building", max_length=200, description="Human-readable site name.")
 
 
@@ -37,14 +47,23 @@ class ModelsConfig(Section):
     """Which model pack to run and where its files live."""
 
     pack: str = Field("default", min_length=1, description="Pack name from models/manifest.toml.")
-    dir: Path = Field(Path("var/models"),
-                      description="Folder holding the pack's verified model files.")
-    mirror: Path | None = Field(None, description="Local mirror folder to fetch from instead of "
-                                "the official URLs (MENWEI_MODELS_MIRROR also sets it).")
-    manifest: Path | None = Field(None, description="Manifest path; default: the one shipped "
-                                  "with menwei (models/manifest.toml).")
-    accept_licence: list[str] = Field(default_factory=list, description="Licence ids explicitly "
-                                      "accepted for non-default packs, e.g. ['non-commercial'].")
+    dir: Path = Field(
+        Path("var/models"), description="Folder holding the pack's verified model files."
+    )
+    mirror: Path | None = Field(
+        None,
+        description="Local mirror folder to fetch from instead of "
+        "the official URLs (MENWEI_MODELS_MIRROR also sets it).",
+    )
+    manifest: Path | None = Field(
+        None,
+        description="Manifest path; default: the one shipped with menwei (models/manifest.toml).",
+    )
+    accept_licence: list[str] = Field(
+        default_factory=list,
+        description="Licence ids explicitly "
+        "accepted for non-default packs, e.g. ['non-commercial'].",
+    )
     threads: int = Field(2, ge=1, le=16, description="onnxruntime intra-op threads per model.")
 
 
@@ -53,28 +72,44 @@ class DetectorConfig(Section):
 
     score_threshold: Fraction = Field(0.8, description="Minimum detection score (cls*obj).")
     nms_threshold: Fraction = Field(0.3, description="IoU above which overlapping boxes merge.")
-    input_max_side: int = Field(640, ge=160, le=1920,
-                                description="Frames are downscaled so the longer side is at most "
-                                "this (YuNet is trained for faces of ~10-300 px).")
+    input_max_side: int = Field(
+        640,
+        ge=160,
+        le=1920,
+        description="Frames are downscaled so the longer side is at most "
+        "this (YuNet is trained for faces of ~10-300 px).",
+    )
     top_k: int = Field(50, ge=1, le=1000, description="Maximum faces kept per frame.")
 
 
 class QualityConfig(Section):
     """Quality gate before a face is embedded; each rejection carries its reason."""
 
-    min_eye_distance_px: float = Field(24.0, ge=4.0, le=500.0,
-                                       description="Minimum inter-eye distance in frame pixels.")
+    min_eye_distance_px: float = Field(
+        24.0, ge=4.0, le=500.0, description="Minimum inter-eye distance in frame pixels."
+    )
     max_yaw_deg: float = Field(35.0, ge=5.0, le=90.0, description="Maximum |yaw| from landmarks.")
-    max_pitch_deg: float = Field(30.0, ge=5.0, le=90.0,
-                                 description="Maximum |pitch| from landmarks.")
-    min_sharpness: float = Field(15.0, ge=0.0, le=10000.0, description="Minimum variance of the "
-                                 "Laplacian on the aligned grey face (blur gate).")
-    min_brightness: float = Field(40.0, ge=0.0, le=255.0,
-                                  description="Minimum mean grey level of the aligned face.")
-    max_brightness: float = Field(220.0, ge=0.0, le=255.0,
-                                  description="Maximum mean grey level of the aligned face.")
-    edge_margin_px: int = Field(2, ge=0, le=100, description="Landmarks closer than this to the "
-                                "frame border make the face 'at_edge'.")
+    max_pitch_deg: float = Field(
+        30.0, ge=5.0, le=90.0, description="Maximum |pitch| from landmarks."
+    )
+    min_sharpness: float = Field(
+        15.0,
+        ge=0.0,
+        le=10000.0,
+        description="Minimum variance of the Laplacian on the aligned grey face (blur gate).",
+    )
+    min_brightness: float = Field(
+        40.0, ge=0.0, le=255.0, description="Minimum mean grey level of the aligned face."
+    )
+    max_brightness: float = Field(
+        220.0, ge=0.0, le=255.0, description="Maximum mean grey level of the aligned face."
+    )
+    edge_margin_px: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="Landmarks closer than this to the frame border make the face 'at_edge'.",
+    )
 
     @model_validator(mode="after")
     def _brightness_order(self) -> QualityConfig:
@@ -87,33 +122,59 @@ class LivenessConfig(Section):
     """Presentation-attack detection (MiniFASNet V2 + V1SE fused)."""
 
     enabled: bool = Field(True, description="Run liveness; a face without it can never be granted.")
-    threshold: Fraction = Field(0.60, description="Minimum fused 'real' score (mean of the two "
-                                "models' softmax). Calibrated with `menwei eval liveness`.")
+    threshold: Fraction = Field(
+        0.60,
+        description="Minimum fused 'real' score (mean of the two "
+        "models' softmax). Calibrated with `menwei eval liveness`.",
+    )
 
 
 class MatchConfig(Section):
     """Gallery matching thresholds (cosine similarity of L2-normalised embeddings)."""
 
-    similarity_threshold: float = Field(0.0, ge=-1.0, le=1.0, description="Minimum cosine "
-                                        "similarity for a resident match; 0 means 'use the "
-                                        "calibrated value the manifest gives for the embedder'.")
-    watchlist_threshold: float = Field(0.0, ge=-1.0, le=1.0, description="Stricter threshold for "
-                                       "watch-list hits; 0 means the manifest's calibrated value.")
-    min_margin: float = Field(0.02, ge=0.0, le=1.0, description="Minimum gap between the best "
-                              "identity and the best other identity.")
-    flip_average: bool = Field(True, description="Average the embedding of the face and its "
-                               "mirror image (test-time augmentation).")
+    similarity_threshold: float = Field(
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        description="Minimum cosine "
+        "similarity for a resident match; 0 means 'use the "
+        "calibrated value the manifest gives for the embedder'.",
+    )
+    watchlist_threshold: float = Field(
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        description="Stricter threshold for "
+        "watch-list hits; 0 means the manifest's calibrated value.",
+    )
+    min_margin: float = Field(
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="Minimum gap between the best identity and the best other identity.",
+    )
+    flip_average: bool = Field(
+        True,
+        description="Average the embedding of the face and its "
+        "mirror image (test-time augmentation).",
+    )
 
 
 class TrackerConfig(Section):
     """IoU tracker and the track-level K-of-N decision."""
 
     iou_threshold: Fraction = Field(0.3, description="Minimum IoU to continue a track.")
-    max_missed_frames: int = Field(5, ge=0, le=100,
-                                   description="Frames a track may go unseen before it ends.")
+    max_missed_frames: int = Field(
+        5, ge=0, le=100, description="Frames a track may go unseen before it ends."
+    )
     window: int = Field(5, ge=1, le=50, description="N: recent frames considered per track.")
-    agree: int = Field(3, ge=1, le=50, description="K: frames in the window that must agree on "
-                       "the same person above threshold, with liveness passed, for a grant.")
+    agree: int = Field(
+        3,
+        ge=1,
+        le=50,
+        description="K: frames in the window that must agree on "
+        "the same person above threshold, with liveness passed, for a grant.",
+    )
 
     @model_validator(mode="after")
     def _k_le_n(self) -> TrackerConfig:

@@ -1,0 +1,149 @@
+"""Per-frame face analysis: detect -> quality gate -> align -> liveness -> embed.
+
+A face that fails the gate is reported with its reasons and is neither liveness-checked nor
+embedded, so it can never contribute to a grant. Stage latencies are recorded for the benchmark.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+
+from gateway.config.model import VisionConfig
+from gateway.vision.align import AlignmentError, AlignmentSpec, align_face
+from gateway.vision.detector import Detection, YuNetDetector
+from gateway.vision.embedder import FaceEmbedder, Vector
+from gateway.vision.errors import ModelOutputError
+from gateway.vision.image_io import BGRImage
+from gateway.vision.liveness import LivenessChecker, LivenessResult
+from gateway.vision.quality import QualityReport, assess_quality
+
+T = TypeVar("T")
+
+
+@dataclass
+class FaceAnalysis:
+    """Everything the pipeline learned about one detected face in one frame."""
+
+    detection: Detection
+    quality: QualityReport | None = None
+    liveness: LivenessResult | None = None
+    embedding: Vector | None = None
+    error: str | None = None  # set when a stage failed (bad landmarks, NaN output, ...)
+
+    @property
+    def usable(self) -> bool:
+        """True when the face passed the gate and was embedded without error."""
+        return self.error is None and self.embedding is not None
+
+
+@dataclass
+class StageTimer:
+    """Milliseconds spent per stage, appended per call (the benchmark reads these)."""
+
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def run(self, stage: str, func: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        try:
+            return func()
+        finally:
+            self.samples.setdefault(stage, []).append((time.perf_counter() - start) * 1000.0)
+
+
+class FacePipeline:
+    """Analyses frames with one detector, alignment spec, liveness checker and embedder."""
+
+    def __init__(
+        self,
+        detector: YuNetDetector,
+        alignment: AlignmentSpec,
+        embedder: FaceEmbedder,
+        liveness: LivenessChecker | None,
+        config: VisionConfig,
+    ) -> None:
+        self.detector = detector
+        self.alignment = alignment
+        self.embedder = embedder
+        self.liveness = liveness
+        self.config = config
+        self.timer = StageTimer()
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    def detect(self, frame: BGRImage) -> list[Detection]:
+        return self.timer.run("detect", lambda: self.detector.detect(frame))
+
+    def analyse(
+        self, frame: BGRImage, *, max_faces: int | None = None, check_liveness: bool = True
+    ) -> list[FaceAnalysis]:
+        """Analyse every detected face (largest first, up to `max_faces`)."""
+        detections = self.detect(frame)
+        detections.sort(key=lambda d: d.box[2] * d.box[3], reverse=True)
+        if max_faces is not None:
+            detections = detections[:max_faces]
+        analyses = [FaceAnalysis(d) for d in detections]
+        crops = []
+        pending = []
+        for analysis in analyses:
+            crop = self._gate(frame, analysis, check_liveness)
+            if crop is not None:
+                crops.append(crop)
+                pending.append(analysis)
+        if crops:
+            try:
+                vectors = self.timer.run("embed", lambda: self.embedder.embed(crops))
+            except ModelOutputError as error:
+                for analysis in pending:
+                    analysis.error = f"embed: {error}"
+            else:
+                for analysis, vector in zip(pending, vectors, strict=True):
+                    analysis.embedding = vector
+        return analyses
+
+    def _gate(
+        self, frame: BGRImage, analysis: FaceAnalysis, check_liveness: bool
+    ) -> BGRImage | None:
+        landmarks = analysis.detection.landmarks
+        try:
+            crop = self.timer.run("align", lambda: align_face(frame, landmarks, self.alignment))
+        except AlignmentError as error:
+            analysis.error = f"align: {error}"
+            return None
+        analysis.quality = assess_quality(frame, landmarks, crop, self.config.quality)
+        if not analysis.quality.passed:
+            return None
+        if check_liveness and self.liveness is not None and self.config.liveness.enabled:
+            checker = self.liveness
+            try:
+                analysis.liveness = self.timer.run(
+                    "liveness", lambda: checker.check(frame, analysis.detection.box)
+                )
+            except ModelOutputError as error:
+                analysis.error = f"liveness: {error}"
+                return None
+        return crop
+
+    def embed_face(self, frame: BGRImage, detection: Detection) -> Vector:
+        """Embedding of one given detection, bypassing the gate (evaluation tools only)."""
+        crop = align_face(frame, detection.landmarks, self.alignment)
+        return self.embedder.embed_one(crop)
+
+
+def central_face(detections: list[Detection], width: int, height: int) -> Detection | None:
+    """The detection whose box centre is nearest the image centre (LFW protocol)."""
+    if not detections:
+        return None
+    centre = np.array([width / 2, height / 2])
+
+    def distance(d: Detection) -> float:
+        x, y, w, h = d.box
+        return float(np.linalg.norm(np.array([x + w / 2, y + h / 2]) - centre))
+
+    return min(detections, key=distance)

@@ -1,0 +1,108 @@
+"""Frame-to-decision recognition: pipeline analysis, gallery search, tracking and the K-of-N rule.
+
+`Recogniser.process(frame)` returns, per detected face, its track, what the galleries said and the
+track's current decision. A track is granted at most once (`FaceResult.newly_granted`), so a person
+standing at the door does not re-trigger the relay every frame. Watch-list hits use their own,
+stricter threshold and never grant anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.config.model import VisionConfig
+from gateway.gallery import Gallery, Match
+from gateway.vision.decision import Decision, DecisionRule, FrameEvidence, Verdict, decide
+from gateway.vision.embedder import Vector
+from gateway.vision.image_io import BGRImage
+from gateway.vision.pipeline import FaceAnalysis, FacePipeline
+from gateway.vision.tracking import IoUTracker, Track
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """One face in one frame, with everything the access policy and the alerts need."""
+
+    track_id: int
+    analysis: FaceAnalysis
+    match: Match | None
+    watchlist_match: Match | None
+    decision: Decision
+    newly_granted: bool
+
+
+def rule_from_config(config: VisionConfig, similarity_threshold: float) -> DecisionRule:
+    return DecisionRule(
+        similarity_threshold=similarity_threshold,
+        min_margin=config.match.min_margin,
+        window=config.tracker.window,
+        agree=config.tracker.agree,
+    )
+
+
+class Recogniser:
+    """Stateful per-camera recogniser; one instance per camera stream."""
+
+    def __init__(
+        self,
+        pipeline: FacePipeline,
+        residents: Gallery,
+        watchlist: Gallery | None,
+        rule: DecisionRule,
+        watchlist_threshold: float,
+    ) -> None:
+        for gallery in (residents, watchlist):
+            if gallery is not None and gallery.model_id != pipeline.model_id:
+                raise ValueError(
+                    f"gallery model {gallery.model_id!r} differs from the running "
+                    f"embedder {pipeline.model_id!r}"
+                )
+        self.pipeline = pipeline
+        self.residents = residents
+        self.watchlist = watchlist
+        self.rule = rule
+        self.watchlist_threshold = watchlist_threshold
+        config = pipeline.config
+        self.tracker = IoUTracker(
+            config.tracker.iou_threshold,
+            config.tracker.max_missed_frames,
+            history_length=config.tracker.window,
+        )
+        self.liveness_threshold = config.liveness.threshold
+
+    def process(self, frame: BGRImage) -> list[FaceResult]:
+        analyses = self.pipeline.analyse(frame)
+        tracks, _ended = self.tracker.update([a.detection.box for a in analyses])
+        return [
+            self._judge(track, analysis) for track, analysis in zip(tracks, analyses, strict=True)
+        ]
+
+    def _judge(self, track: Track, analysis: FaceAnalysis) -> FaceResult:
+        match = watch = None
+        if analysis.usable and analysis.embedding is not None:
+            embedding: Vector = analysis.embedding
+            match = self.pipeline.timer.run("search", lambda: self.residents.search(embedding))
+            if self.watchlist is not None and len(self.watchlist):
+                candidate = self.watchlist.search(embedding)
+                if candidate is not None and candidate.score >= self.watchlist_threshold:
+                    watch = candidate
+        live = (
+            None if analysis.liveness is None else analysis.liveness.passed(self.liveness_threshold)
+        )
+        track.history.append(
+            FrameEvidence(
+                identity=match.identity if match else None,
+                score=match.score if match else -1.0,
+                margin=match.margin if match else 0.0,
+                live=live if analysis.usable else None,
+            )
+        )
+        decision = decide(track.history, self.rule)
+        newly_granted = False
+        if decision.verdict is Verdict.GRANT:
+            if track.granted_to is None:
+                track.granted_to = decision.identity
+                newly_granted = True
+            elif track.granted_to != decision.identity:
+                decision = Decision(Verdict.CONFLICT, reason="track was granted to someone else")
+        return FaceResult(track.track_id, analysis, match, watch, decision, newly_granted)
