@@ -144,14 +144,18 @@ class VerificationCache:
         """Write the sidecar atomically; a read-only model folder only costs re-hashing."""
         if not self._dirty:
             return
+        tmp: Path | None = None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=CACHE_NAME, suffix=".tmp", dir=self.path.parent)
+            fd, name = tempfile.mkstemp(prefix=CACHE_NAME, suffix=".tmp", dir=self.path.parent)
+            tmp = Path(name)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(self._entries, handle, indent=1, sort_keys=True)
             os.replace(tmp, self.path)
             self._dirty = False
         except OSError as error:
             LOG.debug("cannot write verification cache %s: %s", self.path, error)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
 
 
 def _identity_dict(identity: FileIdentity) -> dict[str, object]:
