@@ -142,7 +142,7 @@ class VerificationCache:
 
     def save(self) -> None:
         """Write the sidecar atomically; a read-only model folder only costs re-hashing."""
-        if not self._dirty:
+        if not self._dirty or not _writable_by_mode(self.path.parent):
             return
         tmp: Path | None = None
         try:
@@ -156,6 +156,15 @@ class VerificationCache:
             LOG.debug("cannot write verification cache %s: %s", self.path, error)
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
+
+
+def _writable_by_mode(folder: Path) -> bool:
+    """False for a folder without any write bit (a read-only mirror), even when running as root,
+    who could write it anyway: verifying a pack in place must not add files to a mirror."""
+    try:
+        return folder.stat().st_mode & 0o222 != 0
+    except OSError:
+        return False
 
 
 def _identity_dict(identity: FileIdentity) -> dict[str, object]:

@@ -20,6 +20,11 @@ Role = Literal["detector", "embedder", "liveness"]
 SourceKind = Literal["official", "npm", "export"]
 ROLES: tuple[Role, ...] = ("detector", "embedder", "liveness")
 SOURCE_KINDS: tuple[SourceKind, ...] = ("official", "npm", "export")
+# none: whole frame; similarity_5pt: cv2.estimateAffinePartial2D(LMEDS) of the 5 landmarks onto
+# `template`; arcface_norm_crop: Umeyama least squares onto `template` (insightface norm_crop,
+# cv2.FaceRecognizerSF.alignCrop); minivision_crop: face box scaled by `crop_scale`, clipped.
+TEMPLATE_ALIGNMENTS = ("similarity_5pt", "arcface_norm_crop")
+ALIGNMENTS = ("none", *TEMPLATE_ALIGNMENTS, "minivision_crop")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _INTEGRITY = re.compile(r"^sha512-[A-Za-z0-9+/]{86}==$")
 
@@ -41,7 +46,7 @@ class Preprocess:
     color_order: Literal["RGB", "BGR"]
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    alignment: str  # "none" | "similarity_5pt" | "minivision_crop"
+    alignment: str  # one of ALIGNMENTS
     template: tuple[tuple[float, float], ...] | None
     crop_scale: float | None
     output_size: int
@@ -234,7 +239,9 @@ def _preprocess(table: Mapping[str, Any], where: str) -> Preprocess:
     if template_raw is not None:
         template = tuple(_pair(point, f"{where}.template") for point in template_raw)
     alignment = str(_req(table, "alignment", where))
-    if alignment.startswith("similarity_") and not template:
+    if alignment not in ALIGNMENTS:
+        raise ManifestError(f"{where}.alignment: {alignment!r} is not one of {ALIGNMENTS}")
+    if alignment in TEMPLATE_ALIGNMENTS and not template:
         raise ManifestError(f"{where}: alignment {alignment} needs a template")
     crop_scale = table.get("crop_scale")
     if alignment == "minivision_crop" and crop_scale is None:

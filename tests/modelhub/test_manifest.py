@@ -51,6 +51,8 @@ def test_preprocessing_is_typed() -> None:
     assert (v2.preprocess.crop_scale, v1se.preprocess.crop_scale) == (2.7, 4.0)
     assert v2.preprocess.color_order == "BGR" and v2.preprocess.output_size == 3
     assert MANIFEST.pack("default").detector.preprocess.template is None
+    sface = MANIFEST.model("sface_2021dec").preprocess
+    assert (sface.alignment, sface.input_size) == ("arcface_norm_crop", (112, 112))
 
 
 def test_embedder_thresholds_are_uncalibrated_not_permissive() -> None:
@@ -120,6 +122,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ('sha256 = "8f2383e4', 'sha256 = "8F2383E4', r"yunet_2023mar\.sha256"),
         ("similarity_threshold = nan", "similarity_threshold = 1.5", r"outside \[-1, 1\]"),
         ('licence = "MIT"', 'licence = "WTFPL"', "not in \\[licences\\]"),
+        ('alignment = "minivision_crop"', 'alignment = "magic"', r"alignment: 'magic'"),
     ],
 )
 def test_malformed_manifest_is_refused_by_key(

@@ -72,6 +72,17 @@ def test_tampered_file_is_refused_even_with_size_and_mtime_restored(
     assert str(target) in message and pack.embedder.sha256 in message and error.actual in message
 
 
+def test_read_only_folder_gets_no_sidecar(models_mirror: Path, tmp_path: Path) -> None:
+    pack = MANIFEST.pack("default")
+    copy_pack(pack, models_mirror, tmp_path)
+    tmp_path.chmod(0o555)  # like the shared mirror; root could still write, menwei must not
+    try:
+        assert resolve_pack(ModelsConfig(dir=tmp_path)).detector.is_file()
+        assert not (tmp_path / CACHE_NAME).exists()
+    finally:
+        tmp_path.chmod(0o755)
+
+
 def test_missing_file_is_named(models_mirror: Path, tmp_path: Path) -> None:
     pack = MANIFEST.pack("default")
     copy_pack(pack, models_mirror, tmp_path)
