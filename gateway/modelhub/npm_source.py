@@ -60,9 +60,12 @@ def fetch_tarball(url: str, source: Source, cache_dir: Path | None = None) -> by
         )
     cached.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".part")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, cached)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, cached)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return data
 
 

@@ -47,11 +47,6 @@ class ResolvedPack:
         return tuple(self.paths[entry.id] for entry in self.pack.liveness)
 
 
-def manifest_for(config: ModelsConfig) -> Manifest:
-    """The manifest a config points at (its `manifest` setting, else the shipped one)."""
-    return load_manifest(config.manifest)
-
-
 def check_licences(pack: Pack, manifest: Manifest, accepted: list[str]) -> None:
     """Raise LicenceNotAccepted for the first non-commercial licence not in `accepted`."""
     for entry in pack.models:
@@ -66,7 +61,7 @@ def resolve_pack(config: ModelsConfig, manifest: Manifest | None = None) -> Reso
     Raises ManifestError (unknown pack), LicenceNotAccepted, ModelMissingError or
     ModelIntegrityError (naming the file, the expected and the actual hash).
     """
-    manifest = manifest_for(config) if manifest is None else manifest
+    manifest = load_manifest(config.manifest) if manifest is None else manifest
     pack = manifest.pack(config.pack)
     check_licences(pack, manifest, config.accept_licence)
     cache = VerificationCache(config.dir)
