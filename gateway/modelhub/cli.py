@@ -68,22 +68,28 @@ class _Setup:
     manifest: Manifest
 
 
-def _setup(args: argparse.Namespace) -> _Setup:
-    config = load_config(getattr(args, "config", None)).models
-    if getattr(args, "pack", None):
-        config = config.model_copy(update={"pack": args.pack})
-    if getattr(args, "dir", None):
-        config = config.model_copy(update={"dir": args.dir})
-    return _Setup(config, load_manifest(config.manifest))
+def _setup(args: argparse.Namespace, command: str) -> _Setup | None:
+    """Config (with --pack/--dir applied) and manifest; None after reporting a usage error."""
+    try:
+        config = load_config(getattr(args, "config", None)).models
+        if getattr(args, "pack", None):
+            config = config.model_copy(update={"pack": args.pack})
+        if getattr(args, "dir", None):
+            config = config.model_copy(update={"dir": args.dir})
+        manifest = load_manifest(config.manifest)
+        if command != "list":
+            manifest.pack(config.pack)  # an unknown pack is a usage error
+    except (ConfigError, ManifestError) as error:
+        print(f"menwei models {command}: {error}", file=sys.stderr)
+        return None
+    return _Setup(config, manifest)
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    try:
-        setup = _setup(args)
-        pack = setup.manifest.pack(setup.config.pack)
-    except (ConfigError, ManifestError) as error:
-        print(f"menwei models fetch: {error}", file=sys.stderr)
+    setup = _setup(args, "fetch")
+    if setup is None:
         return EXIT_USAGE
+    pack = setup.manifest.pack(setup.config.pack)
     try:
         check_licences(pack, setup.manifest, setup.config.accept_licence)
     except LicenceNotAccepted as error:
@@ -123,12 +129,10 @@ def _check_one(entry: ModelEntry, folder: Path) -> dict[str, Any]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    try:
-        setup = _setup(args)
-        pack = setup.manifest.pack(setup.config.pack)
-    except (ConfigError, ManifestError) as error:
-        print(f"menwei models verify: {error}", file=sys.stderr)
+    setup = _setup(args, "verify")
+    if setup is None:
         return EXIT_USAGE
+    pack = setup.manifest.pack(setup.config.pack)
     files = [_check_one(entry, setup.config.dir) for entry in pack.models]
     ok = all(item["status"] == "ok" for item in files)
     if args.json:
@@ -147,10 +151,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    try:
-        setup = _setup(args)
-    except (ConfigError, ManifestError) as error:
-        print(f"menwei models list: {error}", file=sys.stderr)
+    setup = _setup(args, "list")
+    if setup is None:
         return EXIT_USAGE
     manifest = setup.manifest
     print(f"packs ({manifest.path}):")

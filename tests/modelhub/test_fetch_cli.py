@@ -130,3 +130,8 @@ def test_list_shows_packs_and_licence_gate(capsys: pytest.CaptureFixture[str]) -
         assert f" {name} " in out
     assert "needs accept_licence: insightface-non-commercial" in out
     assert "faceapi_face_recognition.onnx" in out
+
+
+def test_unknown_pack_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "verify", "--pack", "nope"]) == 2
+    assert "no pack 'nope'" in capsys.readouterr().err
