@@ -23,6 +23,8 @@ from firmware_bridge.io import (
     DoorOpened,
     ExitPressed,
     FireAlarmChanged,
+    HardwareError,
+    LinkChanged,
     TamperChanged,
 )
 from firmware_bridge.lock import LockPolicy
@@ -82,6 +84,7 @@ class DoorController:
         self._unlock_until_ns = 0
         self._open_since_ns = 0
         self._door_open = False
+        self._fire_active = False
 
     @property
     def state(self) -> DoorState:
@@ -115,6 +118,8 @@ class DoorController:
             return self._opened(now)
         if isinstance(event, DoorClosed):
             return self._closed(now)
+        if isinstance(event, LinkChanged) and event.up:
+            return self._relock_after_link_up(now)
         return []
 
     def tick(self) -> list[DoorNotice]:
@@ -122,7 +127,7 @@ class DoorController:
         now = self._clock()
         notices: list[DoorNotice] = []
         if self._state is DoorState.UNLOCKED and now >= self._unlock_until_ns:
-            self._io.secure()
+            self._secure()
             notices += self._move(DoorState.LOCKED, "timeout", now)
         held_ns = int(self._config.held_open_s * 1e9)
         if self._state is DoorState.OPEN and now - self._open_since_ns >= held_ns:
@@ -142,9 +147,15 @@ class DoorController:
 
     # --- rules -----------------------------------------------------------------------------
     def _release(self, reason: str, now: int) -> list[DoorNotice]:
-        if self._state is DoorState.FIRE_RELEASED:
+        if self._fire_active:
+            self.counters.add("rejected.grant.fire_alarm")
             return []
-        self._io.release(self._config.unlock_ms)
+        try:
+            self._io.release(self._config.unlock_ms)
+        except HardwareError as error:
+            self.counters.add("rejected.grant.hardware")
+            log.error("release for %r failed, door stays locked: %s", reason, error)
+            return []
         self._unlock_until_ns = now + self._config.unlock_ms * 1_000_000
         if self._state is DoorState.LOCKED:
             return self._move(DoorState.UNLOCKED, reason, now)
@@ -168,16 +179,34 @@ class DoorController:
         self._door_open = False
         if self._state is not DoorState.OPEN:
             return []
-        self._io.secure()
+        self._secure()
         notices = self._move(DoorState.CLOSED, "closed", now)
         notices += self._move(DoorState.LOCKED, "relocked", now)
         for kind in (AlarmKind.FORCED_OPEN, AlarmKind.HELD_OPEN):
             notices += self._alarm(kind, False, "door closed", now)
         return notices
 
+    def _secure(self) -> None:
+        try:
+            self._io.secure()
+        except HardwareError as error:  # the MCU's own timer still ends the release
+            self.counters.add("error.secure")
+            log.error("could not secure the lock: %s", error)
+
+    def _relock_after_link_up(self, now: int) -> list[DoorNotice]:
+        """A (re)connected MCU starts de-energised: put a maglock back to holding."""
+        if self._state not in (DoorState.LOCKED, DoorState.UNLOCKED) or self._fire_active:
+            return []
+        self._secure()
+        return self._move(DoorState.LOCKED, "link up", now)
+
     def _fire(self, active: bool, now: int) -> list[DoorNotice]:
+        self._fire_active = active
         if active:
-            self._io.go_safe()
+            try:
+                self._io.go_safe()
+            except HardwareError as error:  # the MCU drops the relay on fire by itself
+                log.error("could not drop the relay on fire alarm: %s", error)
             detail = (
                 "maglock released"
                 if self._policy.fire_alarm_releases
@@ -189,7 +218,7 @@ class DoorController:
             return notices
         notices = self._alarm(AlarmKind.FIRE_RELEASE, False, "fire alarm cleared", now)
         if self._state is DoorState.FIRE_RELEASED:
-            self._io.secure()
+            self._secure()
             after = DoorState.OPEN if self._door_open else DoorState.LOCKED
             self._open_since_ns = now
             notices += self._move(after, "fire cleared", now)

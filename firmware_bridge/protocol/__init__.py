@@ -1,0 +1,1 @@
+"""Host <-> MCU serial protocol: frame codec and message layouts, shared with the firmware."""
