@@ -136,10 +136,15 @@ class PtyUart:
     """machine.UART on the master side of a pty: the host's pyserial opens the slave."""
 
     def __init__(self, master_fd: int) -> None:
-        self.fd = master_fd
+        self.fd = -1
+        self.attach(master_fd)
+        self.outgoing: Callable[[bytes], list[bytes]] = lambda frame: [frame]
+
+    def attach(self, master_fd: int) -> None:
+        """Plug the cable into a (new) pty."""
         flags = fcntl.fcntl(master_fd, fcntl.F_GETFL)
         fcntl.fcntl(master_fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-        self.outgoing: Callable[[bytes], list[bytes]] = lambda frame: [frame]
+        self.fd = master_fd
 
     def read(self) -> bytes | None:
         try:
