@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from firmware_bridge.config import DoorConfig
-from firmware_bridge.io import DoorIO
+from firmware_bridge.io import DoorIO, HardwareError
 from firmware_bridge.lock import effective_config
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,17 @@ def door_session(io: DoorIO, config: DoorConfig) -> Iterator[DoorIO]:
     try:
         io.start()  # each backend writes the safe state before and after opening the device
         yield io
+    except HardwareError as error:
+        log.error("door hardware failed (%s): dropping the relay", error)
+        raise
     except BaseException:
         log.exception("door I/O session ended by an exception: dropping the relay")
         raise
     finally:
         try:
             io.go_safe()
-        except Exception:
-            log.exception("could not de-energise the relay on the way out")
+        except Exception as error:
+            log.error("could not de-energise the relay on the way out: %s", error)
         finally:
             io.stop()
             if in_main:

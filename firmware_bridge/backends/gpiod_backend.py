@@ -137,17 +137,20 @@ class GpiodDoorIO:
 
     def start(self) -> None:
         check_chip(self._config)
-        relay = self._config.gpiod.relay_line
+        chip = self._config.gpiod.chip
+        settings = line_settings(self._config)
         try:
             self._request = self._requester(
-                self._config.gpiod.chip,
+                chip,
                 consumer="menwei-door",
-                config=line_settings(self._config),
-                output_values={relay: Value.INACTIVE},
+                config=settings,
+                output_values={self._relay_id: Value.INACTIVE},
             )
         except (OSError, ValueError) as error:
+            missing = _missing_lines(chip, list(settings))
+            which = f"lines not on the chip: {missing}" if missing else "lines busy or denied"
             raise HardwareError(
-                f"cannot request lines on {self._config.gpiod.chip} (relay {relay}): {error}"
+                f"cannot request GPIO lines on {chip} (relay {self._relay_id}): {which}: {error}"
             ) from None
         self._write_relay(False)  # safe state again, now that we own the line
         self._running = True
@@ -225,9 +228,7 @@ class GpiodDoorIO:
     # --- internals ------------------------------------------------------------------------
     def _write_relay(self, energised: bool) -> None:
         if self._request is not None:
-            self._request.set_value(
-                self._config.gpiod.relay_line, Value.ACTIVE if energised else Value.INACTIVE
-            )
+            self._request.set_value(self._relay_id, Value.ACTIVE if energised else Value.INACTIVE)
         self._relay = energised
 
     def _watch(self) -> None:
