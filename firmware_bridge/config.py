@@ -121,10 +121,11 @@ class McuConfig(_Section):
     """Serial link to the RP2040 running firmware_bridge/firmware (the `mcu` backend)."""
 
     port: str = Field(
-        default="/dev/ttyACM0",
+        default="/dev/serial0",
         min_length=1,
         max_length=256,
-        description="Serial device of the microcontroller.",
+        description="Serial device wired to the Pico's UART0 (GP0/GP1), e.g. /dev/serial0 on "
+        "a Raspberry Pi or /dev/ttyUSB0 through a 3.3 V USB-serial adapter.",
     )
     baudrate: int = Field(
         default=115200, ge=9600, le=1_000_000, description="Serial speed in baud."

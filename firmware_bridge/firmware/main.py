@@ -66,8 +66,8 @@ class Firmware:
         self.wg_last_us = 0
         for line in self.wg_in:
             line.irq(trigger=pin.IRQ_FALLING, handler=self._wiegand_edge)
-        self.uart = uart or machine.UART(UART_ID, baudrate=BAUDRATE, tx=pin(PIN_UART_TX),
-                                         rx=pin(PIN_UART_RX))
+        self.uart = uart or machine.UART(UART_ID, baudrate=BAUDRATE, timeout=0,
+                                         tx=pin(PIN_UART_TX), rx=pin(PIN_UART_RX))
         self.wdt = machine.WDT(timeout=HW_WATCHDOG_MS)
         self.session = session or (int.from_bytes(os.urandom(2), "big") | 1)
         self.parser = frames.FrameParser()

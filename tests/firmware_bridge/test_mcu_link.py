@@ -13,6 +13,7 @@ import pytest
 
 from firmware_bridge.backends.mcu import McuDoorIO
 from firmware_bridge.config import DoorConfig, McuConfig
+from firmware_bridge.door import DoorController, DoorState, kinds
 from firmware_bridge.firmware import main as fw
 from firmware_bridge.io import (
     DoorEvent,
@@ -217,3 +218,19 @@ def test_port_disappears_and_comes_back(rig: McuRig) -> None:
     rig.io.release(300)
     assert rig.relay() == 1
     assert rig.io.counters()["link.port_lost"] >= 1
+
+
+def test_door_controller_over_the_mcu_maglock(maglock_rig: McuRig) -> None:
+    rig = maglock_rig
+    door = DoorController(rig.io, rig.config)
+    wait_for(lambda: door.step(0.02) is not None and rig.relay() == 1)
+    assert rig.relay() == 1  # link up: the maglock is put back to holding
+    assert kinds(door.grant("face:alice", time.monotonic_ns() + 10**8)) == ["locked->unlocked"]
+    assert rig.relay() == 0
+    rig.board.pins[fw.PIN_DOOR].drive(0)
+    wait_for(lambda: door.step(0.02) is not None and door.state is DoorState.OPEN)
+    rig.board.pins[fw.PIN_DOOR].drive(1)
+    wait_for(lambda: door.step(0.02) is not None and door.state is DoorState.LOCKED)
+    assert rig.relay() == 1
+    late = door.grant("face:late", time.monotonic_ns() - 1)
+    assert late == [] and door.counters.get("rejected.grant.expired") == 1
