@@ -9,6 +9,7 @@ a maglock opens, a strike stays locked). Time comes from an injectable clock.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -71,7 +72,8 @@ DoorNotice = DoorTransition | DoorAlarm
 
 
 class DoorController:
-    """Drives one door through `DoorIO`; feed it events with `handle` and time with `tick`."""
+    """Drives one door through `DoorIO`; feed it events with `handle` and time with `tick`.
+    Not thread-safe: call `grant`, `handle`, `tick` and `step` from one loop."""
 
     def __init__(self, io: DoorIO, config: DoorConfig, clock: Clock = system_clock) -> None:
         self._io = io
@@ -85,6 +87,7 @@ class DoorController:
         self._open_since_ns = 0
         self._door_open = False
         self._fire_active = False
+        self._used_grant_ids: deque[str] = deque(maxlen=1024)
 
     @property
     def state(self) -> DoorState:
@@ -94,9 +97,18 @@ class DoorController:
     def alarms(self) -> frozenset[AlarmKind]:
         return frozenset(self._alarms)
 
-    def grant(self, reason: str, expires_at_ns: int) -> list[DoorNotice]:
-        """Release the door for an access decision, unless it arrives after `expires_at_ns`."""
+    def grant(
+        self, reason: str, expires_at_ns: int, grant_id: str | None = None
+    ) -> list[DoorNotice]:
+        """Release the door for an access decision, unless it arrives after `expires_at_ns` or
+        its `grant_id` was already used (a replay)."""
         now = self._clock()
+        if grant_id is not None:
+            if grant_id in self._used_grant_ids:
+                self.counters.add("rejected.grant.replayed")
+                log.warning("grant %r replayed (id %s): ignored", reason, grant_id)
+                return []
+            self._used_grant_ids.append(grant_id)
         if now > expires_at_ns:
             self.counters.add("rejected.grant.expired")
             log.warning(

@@ -79,6 +79,10 @@ def effective_config(config: DoorConfig) -> str:
             f"(active {'low' if g.relay_active_low else 'high'}), debounce "
             f"{g.debounce_ms} ms, Wiegand in {g.wiegand_d0.line}/{g.wiegand_d1.line}"
         )
+        lines.append(
+            "  exit button and fire input are handled by this host process: no local "
+            "fallback if it stops (the mcu backend has one)"
+        )
         if g.best_effort_wiegand_out:
             lines.append("  Wiegand OUT from userspace is BEST EFFORT: SIA timing not guaranteed")
     return "\n".join(lines)

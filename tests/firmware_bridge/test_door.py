@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from firmware_bridge.backends.sim import SimDoorIO
 from firmware_bridge.clock import ManualClock
 from firmware_bridge.config import DoorConfig
 from firmware_bridge.door import AlarmKind, DoorController, DoorState, kinds
-from firmware_bridge.io import InputName, InputRejected, WiegandReceived
+from firmware_bridge.io import HardwareError, InputName, InputRejected, WiegandReceived
 from firmware_bridge.wiegand import CardRead, encode_card
 
 MS = 1_000_000
@@ -153,3 +155,60 @@ def test_card_through_edges_and_noise_counted() -> None:
     assert isinstance(rejected, InputRejected) and rejected.reason == "parity"
     assert io.counters() == {"rejected.wiegand.parity": 1}
     assert door.state is DoorState.LOCKED and io.relay_energised is False
+
+
+def test_replayed_grant_id_never_opens_twice() -> None:
+    clock, io, door = make()
+    assert kinds(door.grant("face:alice", later(clock), grant_id="g-1")) == ["locked->unlocked"]
+    clock.advance_ms(3000)
+    door.step(0)
+    assert door.state is DoorState.LOCKED
+    assert door.grant("face:alice", later(clock), grant_id="g-1") == []
+    assert io.relay_energised is False
+    assert door.counters.get("rejected.grant.replayed") == 1
+
+
+def test_failed_release_keeps_the_door_locked() -> None:
+    clock, io, door = make()
+
+    def broken(duration_ms: int) -> None:
+        raise HardwareError("MCU on /dev/x is not connected")
+
+    io.release = broken  # type: ignore[method-assign]
+    assert door.grant("face:bob", later(clock)) == []
+    assert door.state is DoorState.LOCKED
+    assert door.counters.get("rejected.grant.hardware") == 1
+
+
+def test_fire_cleared_with_door_closed_relocks_maglock() -> None:
+    _clock, io, door = make("fail_safe")
+    io.secure()
+    io.set_input(InputName.FIRE_ALARM, True)
+    door.step(0)
+    io.set_input(InputName.FIRE_ALARM, False)
+    assert kinds(door.step(0)) == ["-fire_release", "fire_released->locked"]
+    assert io.relay_energised is True
+
+
+noise_inputs = st.lists(
+    st.tuples(
+        st.sampled_from([InputName.DOOR_CONTACT, InputName.TAMPER, InputName.FIRE_ALARM]),
+        st.booleans(),
+        st.integers(0, 40_000),
+    ),
+    max_size=40,
+)
+
+
+@given(noise_inputs, st.lists(st.text("01", max_size=40), max_size=5))
+def test_no_input_sequence_without_grant_or_exit_energises_a_strike(
+    inputs: list[tuple[InputName, bool, int]], frames: list[str]
+) -> None:
+    clock, io, door = make("fail_secure")
+    for (name, active, wait_ms), bits in zip(inputs, frames + [""] * len(inputs), strict=False):
+        io.set_input(name, active)
+        if bits:
+            io.present_wiegand(bits)
+        clock.advance_ms(wait_ms)
+        door.step(0)
+    assert [energised for _, energised in io.relay_history] == [False]

@@ -140,7 +140,7 @@ def test_safe_state_before_and_after_request_and_capped_release(wired: Any) -> N
     deadline = time.monotonic() + 2
     while request.values["GPIO17"] == Value.ACTIVE and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert 0.45 < 2 - (deadline - time.monotonic()) < 0.7  # capped at max_unlock_ms
+    assert 0.45 < 2 - (deadline - time.monotonic()) < 1.0  # capped at max_unlock_ms (500 ms)
 
 
 def test_edges_become_events_and_wiegand_uses_kernel_timestamps(wired: Any) -> None:
