@@ -86,12 +86,6 @@ class GpiodConfig(_Section):
         default_factory=lambda: InputLineConfig(line="GPIO6", bias="as_is"),
         description="Wiegand DATA1 from the reader.",
     )
-    debounce_ms: int = Field(
-        default=20,
-        ge=0,
-        le=500,
-        description="Kernel debounce for contacts and buttons (not Wiegand).",
-    )
     best_effort_wiegand_out: bool = Field(
         default=False,
         description="Allow Wiegand output from userspace. Timing is NOT guaranteed on "
@@ -109,6 +103,25 @@ class GpiodConfig(_Section):
         pattern=LINE_NAME_PATTERN,
         description="Output line for Wiegand DATA1 (best effort).",
     )
+
+    @model_validator(mode="after")
+    def _lines_distinct(self) -> GpiodConfig:
+        names = [
+            self.relay_line,
+            self.door_contact.line,
+            self.exit_button.line,
+            self.tamper.line,
+            self.fire_alarm.line,
+            self.wiegand_d0.line,
+            self.wiegand_d1.line,
+            self.wiegand_out_d0,
+            self.wiegand_out_d1,
+        ]
+        used = [name for name in names if name is not None]
+        duplicates = sorted({name for name in used if used.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"GPIO lines used twice: {', '.join(duplicates)}")
+        return self
 
     @model_validator(mode="after")
     def _wiegand_out_lines(self) -> GpiodConfig:
@@ -195,6 +208,13 @@ class DoorConfig(_Section):
         le=60000,
         description="Hard maximum a release can "
         "last, enforced by the backend (and the MCU) whatever is asked.",
+    )
+    debounce_ms: int = Field(
+        default=20,
+        ge=0,
+        le=500,
+        description="Debounce for contacts and buttons (kernel on gpiod, firmware on the MCU); "
+        "never applied to Wiegand data lines.",
     )
     held_open_s: float = Field(
         default=30.0,

@@ -77,7 +77,7 @@ def effective_config(config: DoorConfig) -> str:
         lines.append(
             f"  GPIO {g.chip}: relay {g.relay_line} "
             f"(active {'low' if g.relay_active_low else 'high'}), debounce "
-            f"{g.debounce_ms} ms, Wiegand in {g.wiegand_d0.line}/{g.wiegand_d1.line}"
+            f"{config.debounce_ms} ms, Wiegand in {g.wiegand_d0.line}/{g.wiegand_d1.line}"
         )
         lines.append(
             "  exit button and fire input are handled by this host process: no local "

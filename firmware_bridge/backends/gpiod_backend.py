@@ -78,7 +78,7 @@ def line_settings(config: DoorConfig) -> dict[LineId, gpiod.LineSettings]:
         )
     }
     for role, wiring in input_lines(config).items():
-        debounce = 0 if role in WIEGAND_LINES else g.debounce_ms  # 50 us pulses: no debounce
+        debounce = 0 if role in WIEGAND_LINES else config.debounce_ms  # 50 us pulses: no debounce
         settings[line_id(wiring.line)] = gpiod.LineSettings(
             direction=Direction.INPUT,
             edge_detection=Edge.BOTH,

@@ -191,7 +191,7 @@ class McuDoorIO:
             w.out_pulse_us,
             w.out_interval_us,
             int(w.frame_gap_ms),
-            c.gpiod.debounce_ms,
+            c.debounce_ms,
         )
         extra = self._link.request(messages.HELLO, hello)
         try:

@@ -69,5 +69,9 @@ def test_config_bounds_and_cross_checks() -> None:
         DoorConfig(heartbeat_ms=1000, watchdog_ms=1500)
     with pytest.raises(ValueError, match="extra"):
         DoorConfig.model_validate({"colour": "red"})
+    with pytest.raises(ValueError, match="GPIO lines used twice: GPIO17"):
+        DoorConfig.model_validate({"gpiod": {"tamper": {"line": "GPIO17"}}})
+    with pytest.raises(ValueError, match="needs wiegand_out_d0"):
+        DoorConfig.model_validate({"gpiod": {"best_effort_wiegand_out": True}})
     with pytest.raises(ValueError, match="out_interval_us"):
         DoorConfig.model_validate({"wiegand": {"out_pulse_us": 100, "out_interval_us": 100}})
