@@ -30,6 +30,7 @@ from firmware_bridge.io import (
     InputName,
     InputRejected,
     InputState,
+    LinkChanged,
     WiegandReceived,
     input_event,
 )
@@ -236,13 +237,24 @@ class GpiodDoorIO:
         for line in self._roles:
             offsets[self._request.offsets[self._request.lines.index(line)]] = line
         while self._running:
-            if self._request.wait_edge_events(timedelta(milliseconds=5)):
-                for event in self._request.read_edge_events():
-                    self.on_edge(
-                        offsets[event.line_offset],
-                        event.event_type is event.Type.RISING_EDGE,
-                        event.timestamp_ns,
+            try:
+                if self._request.wait_edge_events(timedelta(milliseconds=5)):
+                    for event in self._request.read_edge_events():
+                        self.on_edge(
+                            offsets[event.line_offset],
+                            event.event_type is event.Type.RISING_EDGE,
+                            event.timestamp_ns,
+                        )
+            except OSError as error:  # chip gone (unbound driver, hot-unplugged expander)
+                self._counters.add("link.gpio_error")
+                log.error("GPIO chip %s failed: %s", self._config.gpiod.chip, error)
+                self._push(
+                    LinkChanged(
+                        False, f"GPIO chip {self._config.gpiod.chip}: {error}", self._clock()
                     )
+                )
+                self.go_safe()
+                return
             self.on_idle(self._clock())
 
     def on_edge(self, line: LineId, active: bool, timestamp_ns: int) -> None:

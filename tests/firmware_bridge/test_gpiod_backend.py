@@ -15,7 +15,7 @@ from gpiod.line import Bias, Direction, Edge, Value
 
 from firmware_bridge.backends.gpiod_backend import GpiodDoorIO, line_settings
 from firmware_bridge.config import DoorConfig
-from firmware_bridge.io import DoorOpened, HardwareError, WiegandReceived
+from firmware_bridge.io import DoorOpened, HardwareError, LinkChanged, WiegandReceived
 from firmware_bridge.wiegand import CardRead, encode_card
 from firmware_bridge.wiegand_edges import pulses_for
 
@@ -164,3 +164,22 @@ def test_wiegand_out_refused_without_best_effort_opt_in(wired: Any) -> None:
     io, _ = wired
     with pytest.raises(HardwareError, match="needs the mcu backend"):
         io.send_wiegand(encode_card(26, 1, 1))
+
+
+def test_chip_failure_at_runtime_reports_link_down_and_drops_relay(wired: Any) -> None:
+    io, request = wired
+    io.release(300)
+
+    def gone(timeout: timedelta) -> bool:
+        raise OSError(19, "No such device")
+
+    request.wait_edge_events = gone
+    deadline = time.monotonic() + 2
+    seen: list[Any] = []
+    while not seen and time.monotonic() < deadline:
+        seen += io.read_events(0.05)
+    assert (
+        isinstance(seen[0], LinkChanged) and not seen[0].up and "No such device" in seen[0].detail
+    )
+    assert request.values["GPIO17"] == Value.INACTIVE
+    assert io.counters()["link.gpio_error"] == 1
