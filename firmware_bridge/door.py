@@ -97,6 +97,12 @@ class DoorController:
     def alarms(self) -> frozenset[AlarmKind]:
         return frozenset(self._alarms)
 
+    def arm(self) -> None:
+        """Enter normal service after `door_session` started the backend de-energised: secures
+        the lock (energises a maglock; a strike stays de-energised)."""
+        if not self._fire_active:
+            self._secure()
+
     def grant(
         self, reason: str, expires_at_ns: int, grant_id: str | None = None
     ) -> list[DoorNotice]:

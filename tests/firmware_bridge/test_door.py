@@ -212,3 +212,11 @@ def test_no_input_sequence_without_grant_or_exit_energises_a_strike(
         clock.advance_ms(wait_ms)
         door.step(0)
     assert [energised for _, energised in io.relay_history] == [False]
+
+
+@pytest.mark.parametrize(("lock_type", "energised"), [("fail_secure", False), ("fail_safe", True)])
+def test_arm_puts_the_lock_in_service(lock_type: str, energised: bool) -> None:
+    _clock, io, door = make(lock_type)
+    assert io.relay_energised is False  # started de-energised
+    door.arm()
+    assert io.relay_energised is energised
