@@ -1,3 +1,3 @@
-"""menwei gateway: the runtime beside the door (camera, vision, access policy, events, store, CLI)."""
+"""menwei gateway: the runtime beside the door (camera, vision, access, events, store, CLI)."""
 
 __version__ = "0.1.0"

@@ -26,8 +26,7 @@ def test_every_error_named_by_key_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ={})
     paths = {issue.path for issue in caught.value.issues}
-    assert paths == {"vision.match.min_margin", "vision.match.colour", "vision.tracker",
-                     "site.id"}
+    assert paths == {"vision.match.min_margin", "vision.match.colour", "vision.tracker", "site.id"}
 
 
 def test_toml_syntax_error_is_reported(tmp_path: Path) -> None:
@@ -45,8 +44,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_env_overrides_win_over_file(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[site]\nid = 'from-file'\n[vision.match]\nmin_margin = 0.1\n")
-    env = {"MENWEI__SITE__ID": "tower-3", "MENWEI__VISION__MATCH__MIN_MARGIN": "0.05",
-           "OTHER": "x"}
+    env = {"MENWEI__SITE__ID": "tower-3", "MENWEI__VISION__MATCH__MIN_MARGIN": "0.05", "OTHER": "x"}
     config = load_config(path, environ=env)
     assert config.site.id == "tower-3"
     assert config.vision.match.min_margin == pytest.approx(0.05)

@@ -1,0 +1,28 @@
+"""Fixtures for the vision tests: the real default pack loaded from the shared model mirror."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import GatewayConfig, parse_config
+from gateway.vision.factory import PipelineModels, build_pipeline, models_from_pack
+from gateway.vision.pipeline import FacePipeline
+
+
+@pytest.fixture(scope="session")
+def mirror_config(models_mirror: Path) -> GatewayConfig:
+    return parse_config({"models": {"dir": str(models_mirror)}}, environ={})
+
+
+@pytest.fixture(scope="session")
+def pipeline_models(mirror_config: GatewayConfig) -> PipelineModels:
+    from gateway.modelhub import resolve_pack
+
+    return models_from_pack(resolve_pack(mirror_config.models))
+
+
+@pytest.fixture(scope="session")
+def pipeline(pipeline_models: PipelineModels, mirror_config: GatewayConfig) -> FacePipeline:
+    return build_pipeline(pipeline_models, mirror_config.vision)

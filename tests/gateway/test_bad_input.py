@@ -1,0 +1,184 @@
+"""Bad input never crashes the pipeline and never grants: each case gets a clear result or error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from gateway.config.model import VisionConfig
+from gateway.gallery import Gallery
+from gateway.vision.decision import Verdict
+from gateway.vision.embedder import EmbedderSpec, FaceEmbedder
+from gateway.vision.errors import ImageDecodeError, ModelOutputError
+from gateway.vision.factory import PipelineModels, build_pipeline
+from gateway.vision.image_io import decode_image, read_image
+from gateway.vision.liveness import LivenessChecker, LivenessModel
+from gateway.vision.pipeline import FacePipeline
+from gateway.vision.recogniser import Recogniser, rule_from_config
+
+FACE = "deepface_unit/images/img1.jpg"
+
+
+def _encode(image: np.ndarray, ext: str = ".png") -> bytes:
+    ok, data = cv2.imencode(ext, image)
+    assert ok
+    return data.tobytes()
+
+
+@pytest.fixture(scope="module")
+def face_frame(faces_dir: Path) -> np.ndarray:
+    return read_image(faces_dir / FACE, max_side=640)
+
+
+@pytest.fixture
+def recogniser(pipeline: FacePipeline, face_frame: np.ndarray) -> Recogniser:
+    """A recogniser whose gallery holds the person in FACE: a grant would be possible."""
+    gallery = Gallery(pipeline.model_id, pipeline.embedder.dimension)
+    [face] = pipeline.analyse(face_frame, max_faces=1, check_liveness=False)
+    assert face.embedding is not None
+    gallery.add("resident", face.embedding, pipeline.model_id)
+    rule = rule_from_config(pipeline.config, similarity_threshold=0.93)
+    return Recogniser(pipeline, gallery, None, rule, watchlist_threshold=0.95)
+
+
+def _never_grants(recogniser: Recogniser, frame: np.ndarray, frames: int = 4) -> None:
+    for _ in range(frames):
+        for result in recogniser.process(frame):
+            assert result.decision.verdict is not Verdict.GRANT
+            assert not result.newly_granted
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"this is not an image at all", "not a decodable image"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not a decodable image"),
+    ],
+)
+def test_undecodable_bytes_are_refused_clearly(data: bytes, reason: str) -> None:
+    with pytest.raises(ImageDecodeError, match=reason):
+        decode_image(data, name="upload.jpg")
+
+
+def test_truncated_jpeg_is_refused_or_decoded_partially(face_frame: np.ndarray) -> None:
+    data = _encode(face_frame, ".jpg")
+    with pytest.raises(ImageDecodeError):
+        decode_image(data[:200])
+    for fraction in (0.25, 0.5, 0.75, 0.95):
+        # Cut late, a decoder may return the image with a padded tail; either way nothing else
+        # than ImageDecodeError may escape, and a decoded frame has the full, valid shape.
+        try:
+            partial = decode_image(data[: int(len(data) * fraction)])
+        except ImageDecodeError as error:
+            assert "not a decodable image" in str(error)
+        else:
+            assert partial.shape == face_frame.shape and partial.dtype == np.uint8
+
+
+def test_missing_and_directory_paths(tmp_path: Path) -> None:
+    with pytest.raises(ImageDecodeError, match="cannot read"):
+        read_image(tmp_path / "nope.jpg")
+    with pytest.raises(ImageDecodeError, match="cannot read"):
+        read_image(tmp_path)
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    with pytest.raises(ImageDecodeError, match="empty"):
+        read_image(tmp_path / "zero.jpg")
+
+
+def test_grey_16bit_and_alpha_images_become_bgr8(face_frame: np.ndarray) -> None:
+    grey = cv2.cvtColor(face_frame, cv2.COLOR_BGR2GRAY)
+    deep = face_frame.astype(np.uint16) * 257
+    alpha = cv2.cvtColor(face_frame, cv2.COLOR_BGR2BGRA)
+    for image in (grey, deep, alpha):
+        decoded = decode_image(_encode(image))
+        assert decoded.shape == face_frame.shape and decoded.dtype == np.uint8
+    assert np.abs(decode_image(_encode(deep)).astype(int) - face_frame).max() <= 1
+
+
+def test_huge_image_is_downscaled_and_still_works(
+    recogniser: Recogniser, face_frame: np.ndarray
+) -> None:
+    canvas = np.full((8000, 8000, 3), 120, np.uint8)
+    canvas[:2000, :2000] = cv2.resize(face_frame, (2000, 2000))
+    decoded = decode_image(_encode(canvas, ".jpg"))
+    assert max(decoded.shape[:2]) == 2048
+    results = recogniser.process(decoded)
+    assert len(results) >= 1
+
+
+def test_no_face_gives_no_result(recogniser: Recogniser) -> None:
+    blank = np.full((480, 640, 3), 90, np.uint8)
+    noise = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    assert recogniser.process(blank) == []
+    _never_grants(recogniser, noise)
+
+
+def test_many_faces_are_all_handled(pipeline: FacePipeline, faces_dir: Path) -> None:
+    paths = sorted((faces_dir / "lfw/images").glob("*/*.jpg"))[:12]
+    tiles = [cv2.resize(read_image(p), (160, 160)) for p in paths]
+    grid = np.vstack([np.hstack(tiles[row * 4 : row * 4 + 4]) for row in range(3)])
+    analyses = pipeline.analyse(grid)
+    assert len(analyses) >= 10
+    assert all(a.usable or a.quality is not None or a.error for a in analyses)
+
+
+def test_face_cut_by_the_frame_edge_never_grants(
+    recogniser: Recogniser, pipeline: FacePipeline, face_frame: np.ndarray
+) -> None:
+    [face] = pipeline.detect(face_frame)[:1]
+    cut_x = int(face.landmarks[0][0] + face.landmarks[1][0]) // 2  # through the nose
+    _never_grants(recogniser, np.ascontiguousarray(face_frame[:, cut_x:]))
+
+
+def _nan_model(path: Path, input_shape: list[object], output_size: int) -> Path:
+    """A real ONNX graph whose output is all NaN (0/0), to test the guard rails end to end."""
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, input_shape)
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, [input_shape[0], output_size])
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["m"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Sub", ["m", "m"], ["zero"]),
+        helper.make_node("Div", ["zero", "zero"], ["nan"]),
+        helper.make_node("Unsqueeze", ["nan", "axes"], ["col"]),
+        helper.make_node("Tile", ["col", "reps"], ["out"]),
+    ]
+    inits = [
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("reps", TensorProto.INT64, [2], [1, output_size]),
+    ]
+    graph = helper.make_graph(nodes, "nan", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_nan_embedding_is_an_error_not_a_match(
+    tmp_path: Path, pipeline_models: PipelineModels, face_frame: np.ndarray
+) -> None:
+    model = _nan_model(tmp_path / "nan_embedder.onnx", ["N", 3, 150, 150], 128)
+    embedder = FaceEmbedder(model, EmbedderSpec("nan-model"))
+    with pytest.raises(ModelOutputError):
+        embedder.embed_one(np.zeros((150, 150, 3), np.uint8))
+    broken = PipelineModels(
+        **{
+            **pipeline_models.__dict__,
+            "embedder": model,
+            "embedder_spec": EmbedderSpec("nan-model"),
+        }
+    )
+    pipeline = build_pipeline(broken, VisionConfig())
+    [face] = pipeline.analyse(face_frame, max_faces=1)
+    assert not face.usable and face.error is not None and "embed" in face.error
+
+
+def test_nan_liveness_is_an_error_not_a_pass(tmp_path: Path, face_frame: np.ndarray) -> None:
+    model = _nan_model(tmp_path / "nan_liveness.onnx", [1, 3, 80, 80], 3)
+    checker = LivenessChecker([LivenessModel(model, 2.7)])
+    with pytest.raises(ModelOutputError):
+        checker.check(face_frame, (100.0, 100.0, 80.0, 80.0))

@@ -1,0 +1,142 @@
+"""The IoU tracker and the K-of-N decision rule: unknown by default, grants only on agreement."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.vision.decision import DecisionRule, FrameEvidence, Verdict, decide
+from gateway.vision.tracking import IoUTracker, iou
+
+RULE = DecisionRule(similarity_threshold=0.93, min_margin=0.02, window=5, agree=3)
+
+
+def _ev(
+    identity: str | None = "alice",
+    score: float = 0.96,
+    margin: float = 0.05,
+    live: bool | None = True,
+) -> FrameEvidence:
+    return FrameEvidence(identity, score, margin, live)
+
+
+evidence = st.builds(
+    FrameEvidence,
+    identity=st.sampled_from([None, "alice", "bob"]),
+    score=st.floats(-1, 1),
+    margin=st.floats(0, 2),
+    live=st.sampled_from([None, True, False]),
+)
+
+
+def test_no_evidence_is_unknown() -> None:
+    assert decide([], RULE).verdict is Verdict.UNKNOWN
+
+
+def test_k_live_agreeing_frames_grant() -> None:
+    assert decide([_ev(), _ev()], RULE).verdict is Verdict.PENDING
+    decision = decide([_ev(), _ev(), _ev()], RULE)
+    assert decision.verdict is Verdict.GRANT and decision.identity == "alice"
+
+
+def test_below_threshold_or_margin_never_grants() -> None:
+    assert decide([_ev(score=0.92)] * 5, RULE).verdict is Verdict.UNKNOWN
+    assert decide([_ev(margin=0.01)] * 5, RULE).verdict is Verdict.UNKNOWN
+
+
+def test_liveness_failure_on_a_match_is_a_spoof_not_a_grant() -> None:
+    decision = decide([_ev(), _ev(), _ev(), _ev(live=False)], RULE)
+    assert decision.verdict is Verdict.SPOOF_SUSPECTED and decision.identity == "alice"
+
+
+def test_unmeasured_liveness_never_grants() -> None:
+    assert decide([_ev(live=None)] * 5, RULE).verdict is Verdict.PENDING
+
+
+def test_two_residents_in_one_window_conflict() -> None:
+    history = [_ev(), _ev(), _ev(identity="bob"), _ev()]
+    assert decide(history, RULE).verdict is Verdict.CONFLICT
+
+
+def test_only_the_window_counts() -> None:
+    old_grant = [_ev()] * 3
+    recent_strangers = [_ev(identity=None, score=-1)] * 5
+    assert decide(old_grant + recent_strangers, RULE).verdict is Verdict.UNKNOWN
+
+
+def test_rule_validates_itself() -> None:
+    with pytest.raises(ValueError):
+        DecisionRule(0.9, 0.0, window=2, agree=3)
+    with pytest.raises(ValueError):
+        DecisionRule(float("nan"), 0.0, window=5, agree=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(evidence, max_size=12))
+def test_grant_implies_k_live_agreeing_frames_in_window(history: list[FrameEvidence]) -> None:
+    decision = decide(history, RULE)
+    window = history[-RULE.window :]
+    if decision.verdict is Verdict.GRANT:
+        agreeing = [
+            e
+            for e in window
+            if RULE.is_match(e) and e.live is True and e.identity == decision.identity
+        ]
+        assert len(agreeing) >= RULE.agree
+        assert all(e.identity == decision.identity for e in window if RULE.is_match(e))
+        assert not any(e.live is False for e in window if RULE.is_match(e))
+    if not any(RULE.is_match(e) for e in window):
+        assert decision.verdict is Verdict.UNKNOWN
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(evidence, max_size=12))
+def test_a_stranger_frame_never_turns_unknown_into_grant(history: list[FrameEvidence]) -> None:
+    """Appending a non-matching frame cannot create a grant that was not there."""
+    before = decide(history, RULE).verdict
+    after = decide([*history, _ev(identity=None, score=-1, live=True)], RULE).verdict
+    if after is Verdict.GRANT:
+        assert before is Verdict.GRANT
+
+
+def test_iou_basics() -> None:
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
+
+
+def test_tracker_follows_a_moving_face_and_ends_lost_tracks() -> None:
+    tracker = IoUTracker(iou_threshold=0.3, max_missed_frames=2)
+    [first], _ = tracker.update([(100, 100, 50, 50)])
+    [same], _ = tracker.update([(105, 102, 50, 50)])
+    assert same.track_id == first.track_id
+    [other], _ = tracker.update([(400, 100, 50, 50)])
+    assert other.track_id != first.track_id
+    ended_ids: set[int] = set()
+    for _ in range(3):
+        _, ended = tracker.update([])
+        ended_ids |= {t.track_id for t in ended}
+    assert {first.track_id, other.track_id} <= ended_ids
+    [again], _ = tracker.update([(105, 102, 50, 50)])
+    assert again.track_id not in ended_ids  # a returning face starts fresh: no carried evidence
+    assert len(again.history) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.floats(0, 600), st.floats(0, 400), st.floats(1, 200), st.floats(1, 200)),
+            max_size=4,
+        ),
+        max_size=15,
+    )
+)
+def test_tracker_never_assigns_one_track_to_two_faces(frames: list[list[tuple]]) -> None:
+    tracker = IoUTracker()
+    for boxes in frames:
+        tracks, _ = tracker.update(boxes)
+        assert len(tracks) == len(boxes)
+        assert len({t.track_id for t in tracks}) == len(tracks)
