@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from firmware_bridge.config import DoorConfig
+from gateway.camera.config import CameraConfig
+from gateway.store.config import StoreConfig
 
 
 class Section(BaseModel):
@@ -207,4 +209,6 @@ class GatewayConfig(Section):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     vision: VisionConfig = Field(default_factory=VisionConfig)
     door: DoorConfig = Field(default_factory=DoorConfig)
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

@@ -1,0 +1,1 @@
+"""The durable store: people, credentials, consent, codes, events, alerts, audit and outbox."""
