@@ -1,1 +1,2 @@
-"""Accuracy tools: LFW-style verification, open-set identification and liveness error rates."""
+"""Evaluation tools (`menwei eval ...`): verification, open-set identification and liveness
+figures on labelled photos, with the metric maths kept pure in `gateway.eval.metrics`."""

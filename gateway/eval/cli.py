@@ -1,9 +1,148 @@
-"""Command group placeholder; replaced by the real implementation."""
+"""`menwei eval verify|identify|liveness`: measure the pipeline on labelled photos.
+
+Each command prints a summary, or with --json one JSON object on stdout (the contract other tools
+rely on); progress goes to the log on stderr. Exit code 0 on success, 2 on set-up errors.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
 from typing import Any
+
+from gateway.eval.context import SetupError, load_context, require_dir, require_file
+from gateway.eval.datasets import DatasetError, read_identities, read_liveness_manifest, read_pairs
+
+
+def default_faces_dir() -> Path:
+    """The shared faces folder: $MENWEI_SHARED/faces, default <repo>/../shared/faces."""
+    repo = Path(__file__).resolve().parents[2]
+    return Path(os.environ.get("MENWEI_SHARED", repo.parent / "shared")) / "faces"
+
+
+def _emit(data: dict[str, Any], text: str, as_json: bool) -> None:
+    if as_json:
+        json.dump(data, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+
+
+def _guarded(handler: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            code: int = handler(args)
+        except (SetupError, DatasetError) as error:
+            print(f"menwei eval: {error}", file=sys.stderr)
+            return 2
+        return code
+
+    return run
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from gateway.eval.plot import plot_roc
+    from gateway.eval.verify import format_verify, run_verify
+
+    pairs = read_pairs(require_file(args.pairs, "pairs CSV"))
+    root = require_dir(args.root, "image root")
+    context = load_context(args.config)
+    report = run_verify(context.pipeline, pairs, root)
+    text = format_verify(report)
+    if args.plot is not None:
+        scores = report.pair_scores
+        plot_roc(
+            scores.scores[scores.same],
+            scores.scores[~scores.same],
+            args.plot,
+            f"{report.model_id}: {scores.scores.size} pairs",
+        )
+        text += f"\nROC written to {args.plot}"
+    _emit(report.to_json(), text, args.json)
+    return 0
+
+
+def _identify(args: argparse.Namespace) -> int:
+    from gateway.eval.identify import format_identify, run_identify
+
+    faces = default_faces_dir()
+    csv_path = args.identities or faces / "lfw" / "identities.csv"
+    images = read_identities(require_file(csv_path, "identities CSV"))
+    root = require_dir(args.root or faces, "image root")
+    context = load_context(args.config)
+    report = run_identify(context, images, root, threshold=args.threshold)
+    _emit(report.to_json(), format_identify(report), args.json)
+    return 0
+
+
+def _liveness(args: argparse.Namespace) -> int:
+    from gateway.eval.liveness import format_liveness, run_liveness
+
+    samples = read_liveness_manifest(require_file(args.manifest, "liveness manifest"))
+    root = require_dir(args.root, "image root")
+    context = load_context(args.config)
+    if context.pipeline.liveness is None:
+        raise SetupError("liveness is disabled in the config or the pack has no liveness models")
+    threshold = (
+        args.threshold if args.threshold is not None else context.config.vision.liveness.threshold
+    )
+    report = run_liveness(context.pipeline, samples, root, threshold)
+    _emit(report.to_json(), format_liveness(report), args.json)
+    return 0
 
 
 def register(subparsers: Any) -> None:
-    """Nothing registered yet."""
+    """Add `eval` and its subcommands to the menwei command tree."""
+    parser = subparsers.add_parser("eval", help="measure accuracy on labelled photos")
+    commands = parser.add_subparsers(dest="eval_command", metavar="EVAL", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--json", action="store_true", help="one JSON object on stdout")
+        sub.add_argument("--config", type=Path, default=None, help="gateway TOML config")
+
+    verify = commands.add_parser("verify", help="1:1 verification on a pairs CSV (LFW protocol)")
+    verify.add_argument("--pairs", type=Path, required=True, help="CSV fold,same,path1,path2")
+    verify.add_argument("--root", type=Path, required=True, help="folder the paths are under")
+    verify.add_argument("--plot", type=Path, default=None, help="write the ROC to this PNG")
+    common(verify)
+    verify.set_defaults(func=_guarded(_verify))
+
+    identify = commands.add_parser("identify", help="open-set 1:N identification")
+    identify.add_argument(
+        "--identities",
+        type=Path,
+        default=None,
+        help="CSV path,label (default: $MENWEI_SHARED/faces/lfw/identities.csv)",
+    )
+    identify.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="folder the paths are under (default: $MENWEI_SHARED/faces)",
+    )
+    identify.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="similarity threshold for the decision-rule replay "
+        "(default: the configured/calibrated one, else the FPIR 1%% one)",
+    )
+    common(identify)
+    identify.set_defaults(func=_guarded(_identify))
+
+    liveness = commands.add_parser("liveness", help="presentation-attack detection APCER/BPCER")
+    liveness.add_argument(
+        "--manifest", type=Path, required=True, help="CSV path,liveness_label,attack_type"
+    )
+    liveness.add_argument("--root", type=Path, required=True, help="folder the paths are under")
+    liveness.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="liveness threshold to report (default: vision.liveness.threshold)",
+    )
+    common(liveness)
+    liveness.set_defaults(func=_guarded(_liveness))

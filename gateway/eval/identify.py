@@ -1,0 +1,260 @@
+"""Open-set 1:N identification on an identities CSV, and the decision rule replayed on its probes.
+
+Split (deterministic, independent of file order): people with at least two images go to the
+enrolled or the never-enrolled side by the parity of the first byte of sha256(name); people with a
+single image cannot be both enrolled and probed, so they are never-enrolled too. An enrolled
+person's first image (sorted by path) is the gallery template and the rest are mated probes; every
+image of a never-enrolled person is a non-mated probe. An image without a usable face is a failed
+search: a miss for a mated probe, a correct rejection for a non-mated one (both counted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateway.eval import metrics
+from gateway.eval.context import EvalContext
+from gateway.eval.datasets import LabelledImage
+from gateway.eval.embeddings import EmbeddedImages, embed_images
+from gateway.gallery import Gallery
+from gateway.vision.decision import DecisionRule, FrameEvidence, Verdict, decide
+from gateway.vision.factory import UncalibratedModelError, effective_thresholds
+
+FPIR_TARGETS = (1e-2, 1e-3)
+TRACK_FRAMES = 3
+PROCUREMENT_FNIR = 0.02  # >= 98% of residents pass ...
+PROCUREMENT_FPIR = 1e-2  # ... at 1% false alarms on never-enrolled people
+NO_FACE_SCORE = -1.0
+
+
+def is_enrolled(name: str) -> bool:
+    """The deterministic enrolment side of a person with at least two images."""
+    return hashlib.sha256(name.encode("utf-8")).digest()[0] % 2 == 0
+
+
+@dataclass(frozen=True)
+class IdentifySplit:
+    """Gallery templates and probes: (path, true identity) with the identity enrolled or not."""
+
+    templates: tuple[LabelledImage, ...]
+    mated: tuple[LabelledImage, ...]
+    non_mated: tuple[LabelledImage, ...]
+
+
+def split_identities(images: list[LabelledImage]) -> IdentifySplit:
+    """Apply the split described in the module docstring."""
+    by_person: dict[str, list[LabelledImage]] = defaultdict(list)
+    for image in images:
+        by_person[image.label].append(image)
+    templates, mated, non_mated = [], [], []
+    for name in sorted(by_person):
+        person = sorted(by_person[name], key=lambda image: image.path)
+        if len(person) >= 2 and is_enrolled(name):
+            templates.append(person[0])
+            mated.extend(person[1:])
+        else:
+            non_mated.extend(person)
+    return IdentifySplit(tuple(templates), tuple(mated), tuple(non_mated))
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Top-1 answer for one probe (identity None when the probe had no usable face)."""
+
+    truth: str
+    enrolled: bool
+    identity: str | None
+    score: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class IdentifyReport:
+    """Everything `menwei eval identify` reports."""
+
+    model_id: str
+    split: IdentifySplit
+    results: tuple[ProbeResult, ...]
+    points: dict[float, metrics.OpenSetPoint]
+    rule: DecisionRule
+    threshold_source: str
+    verdicts: dict[str, int]
+    false_grants: int
+    false_grant_examples: tuple[str, ...]
+    template_no_face: int
+    probe_no_face: int
+
+    @property
+    def rank1(self) -> float:
+        mated = [r for r in self.results if r.enrolled]
+        return sum(r.identity == r.truth for r in mated) / len(mated) if mated else 0.0
+
+    @property
+    def procurement_met(self) -> bool:
+        return self.points[PROCUREMENT_FPIR].fnir <= PROCUREMENT_FNIR
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "enrolled_identities": len(self.split.templates),
+            "mated_probes": len(self.split.mated),
+            "non_mated_probes": len(self.split.non_mated),
+            "template_no_face": self.template_no_face,
+            "probe_no_face": self.probe_no_face,
+            "rank1_accuracy": self.rank1,
+            "fnir_at_fpir_1e-2": self.points[1e-2].fnir,
+            "fnir_at_fpir_1e-3": self.points[1e-3].fnir,
+            "threshold_at_fpir_1e-2": self.points[1e-2].threshold,
+            "threshold_at_fpir_1e-3": self.points[1e-3].threshold,
+            "fpir_resolution": 1.0 / max(len(self.split.non_mated), 1),
+            "procurement_bar": {
+                "fnir_max": PROCUREMENT_FNIR,
+                "fpir": PROCUREMENT_FPIR,
+                "met": self.procurement_met,
+            },
+            "decision_rule": {
+                "similarity_threshold": self.rule.similarity_threshold,
+                "threshold_source": self.threshold_source,
+                "min_margin": self.rule.min_margin,
+                "window": self.rule.window,
+                "agree": self.rule.agree,
+                "track_frames": TRACK_FRAMES,
+            },
+            "verdicts": dict(self.verdicts),
+            "false_grants": self.false_grants,
+            "false_grant_examples": list(self.false_grant_examples[:10]),
+        }
+
+
+def search_probes(
+    gallery: Gallery, split: IdentifySplit, embedded: EmbeddedImages
+) -> list[ProbeResult]:
+    """Top-1 gallery answer for every probe."""
+    results = []
+    for probes, enrolled in ((split.mated, True), (split.non_mated, False)):
+        for probe in probes:
+            vector = embedded.vectors.get(probe.path)
+            match = gallery.search(vector) if vector is not None else None
+            if match is None:
+                results.append(ProbeResult(probe.label, enrolled, None, NO_FACE_SCORE, 0.0))
+            else:
+                results.append(
+                    ProbeResult(probe.label, enrolled, match.identity, match.score, match.margin)
+                )
+    return results
+
+
+def replay_tracks(
+    results: list[ProbeResult], rule: DecisionRule
+) -> tuple[dict[str, int], list[ProbeResult]]:
+    """Each probe as a live track of `TRACK_FRAMES` identical frames through `decide`:
+    verdict counts and the false grants (wrong person, or a never-enrolled person)."""
+    verdicts: dict[str, int] = defaultdict(int)
+    false_grants = []
+    for result in results:
+        frame = FrameEvidence(result.identity, result.score, result.margin, live=True)
+        decision = decide([frame] * TRACK_FRAMES, rule)
+        verdicts[decision.verdict.value] += 1
+        if decision.verdict is Verdict.GRANT and (
+            not result.enrolled or decision.identity != result.truth
+        ):
+            false_grants.append(result)
+    return dict(sorted(verdicts.items())), false_grants
+
+
+def decision_threshold(
+    context: EvalContext, given: float | None, fallback: metrics.OpenSetPoint
+) -> tuple[float, str]:
+    """The replay threshold: --threshold, else the configured/calibrated one, else FPIR 1%."""
+    if given is not None:
+        return given, "--threshold"
+    try:
+        return effective_thresholds(context.models, context.config.vision)[0], "config"
+    except UncalibratedModelError:
+        return fallback.threshold, "fpir_1e-2 (no calibrated threshold configured)"
+
+
+def run_identify(
+    context: EvalContext, images: list[LabelledImage], root: Path, threshold: float | None = None
+) -> IdentifyReport:
+    """Embed, enrol, search every probe, compute FNIR@FPIR and replay the decision rule."""
+    pipeline = context.pipeline
+    split = split_identities(images)
+    if not split.templates or not split.mated or not split.non_mated:
+        raise ValueError("the identities CSV gives no enrolled, mated or non-mated probes")
+    embedded = embed_images(pipeline, root, [image.path for image in images])
+    gallery = Gallery(pipeline.model_id, pipeline.embedder.dimension)
+    template_no_face = 0
+    for template in split.templates:
+        vector = embedded.vectors.get(template.path)
+        if vector is None:
+            template_no_face += 1
+        else:
+            gallery.add(template.label, vector, pipeline.model_id)
+    results = search_probes(gallery, split, embedded)
+    mated = [r for r in results if r.enrolled]
+    non_mated_scores = np.asarray([r.score for r in results if not r.enrolled])
+    points = {
+        fpir: metrics.fnir_at_fpir(
+            [r.score for r in mated], [r.identity == r.truth for r in mated], non_mated_scores, fpir
+        )
+        for fpir in FPIR_TARGETS
+    }
+    value, source = decision_threshold(context, threshold, points[1e-2])
+    tracker = context.config.vision.tracker
+    rule = DecisionRule(
+        value, context.config.vision.match.min_margin, tracker.window, tracker.agree
+    )
+    verdicts, false_grants = replay_tracks(results, rule)
+    probe_paths = {p.path for p in (*split.mated, *split.non_mated)}
+    return IdentifyReport(
+        model_id=pipeline.model_id,
+        split=split,
+        results=tuple(results),
+        points=points,
+        rule=rule,
+        threshold_source=source,
+        verdicts=verdicts,
+        false_grants=len(false_grants),
+        false_grant_examples=tuple(
+            f"{r.truth} granted as {r.identity} ({r.score:.3f})" for r in false_grants
+        ),
+        template_no_face=template_no_face,
+        probe_no_face=sum(path in embedded.failures for path in probe_paths),
+    )
+
+
+def format_identify(report: IdentifyReport) -> str:
+    """Human-readable summary."""
+    data = report.to_json()
+    rule = data["decision_rule"]
+    lines = [
+        f"model {data['model_id']}: {data['enrolled_identities']} enrolled people, "
+        f"{data['mated_probes']} mated probes, {data['non_mated_probes']} non-mated probes "
+        f"(no face: {data['template_no_face']} templates, {data['probe_no_face']} probes)",
+        f"rank-1 accuracy {data['rank1_accuracy']:.4f}",
+    ]
+    for fpir, point in report.points.items():
+        lines.append(
+            f"FNIR@FPIR{fpir:.0e}: {point.fnir:.4f} at threshold {point.threshold:.4f} "
+            f"(measured FPIR {point.fpir:.4f} over {point.non_mated} non-mated)"
+        )
+    bar = data["procurement_bar"]
+    lines.append(
+        f"procurement bar (FNIR <= {bar['fnir_max']:.0%} at FPIR {bar['fpir']:.0%}): "
+        + ("MET" if bar["met"] else "NOT MET")
+    )
+    lines.append(
+        f"decision rule replay ({rule['track_frames']}-frame live tracks, threshold "
+        f"{rule['similarity_threshold']:.4f} from {rule['threshold_source']}, margin "
+        f"{rule['min_margin']}, {rule['agree']} of {rule['window']}): {data['verdicts']}; "
+        f"false grants {data['false_grants']}"
+    )
+    lines.extend(f"  false grant: {example}" for example in data["false_grant_examples"])
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""Open-set identification: the split and the decision replay (pure), then the CLI on a subset
+of the LFW identities with the real models."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from gateway.eval.datasets import LabelledImage
+from gateway.eval.identify import ProbeResult, is_enrolled, replay_tracks, split_identities
+from gateway.vision.decision import DecisionRule
+from tests.eval.cli_runner import run_json
+
+SUBSET_PEOPLE = 60
+
+
+def people(counts: dict[str, int]) -> list[LabelledImage]:
+    return [
+        LabelledImage(f"{name}/{name}_{i:04d}.jpg", name)
+        for name, count in counts.items()
+        for i in range(count, 0, -1)
+    ]
+
+
+def test_split_is_deterministic_and_complete() -> None:
+    names = [f"Person_{i}" for i in range(40)]
+    images = people({name: 1 + i % 4 for i, name in enumerate(names)})
+    split = split_identities(images)
+    assert split == split_identities(list(reversed(images)))
+    assert len(split.templates) + len(split.mated) + len(split.non_mated) == len(images)
+    enrolled = {t.label for t in split.templates}
+    assert enrolled == {n for i, n in enumerate(names) if 1 + i % 4 >= 2 and is_enrolled(n)}
+    assert 0 < len(enrolled) < len(names)
+    assert {p.label for p in split.mated} == enrolled
+    assert not enrolled & {p.label for p in split.non_mated}
+    for template in split.templates:  # the first image by path is the template
+        assert template.path.endswith("_0001.jpg")
+
+
+def test_replay_counts_grants_to_strangers_and_wrong_people_as_false() -> None:
+    rule = DecisionRule(similarity_threshold=0.5, min_margin=0.02, window=5, agree=3)
+    results = [
+        ProbeResult("Ann", True, "Ann", 0.9, 0.3),  # right person: a true grant
+        ProbeResult("Ann", True, "Bob", 0.8, 0.3),  # wrong person: false grant
+        ProbeResult("Eve", False, "Bob", 0.7, 0.3),  # never enrolled: false grant
+        ProbeResult("Eve", False, "Bob", 0.4, 0.3),  # below threshold: unknown
+        ProbeResult("Cid", True, None, -1.0, 0.0),  # no face
+    ]
+    verdicts, false_grants = replay_tracks(results, rule)
+    assert verdicts == {"grant": 3, "unknown": 2}
+    assert false_grants == results[1:3]
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_identify_cli_on_a_subset(models_mirror: Path, faces_dir: Path, tmp_path: Path) -> None:
+    with (faces_dir / "lfw" / "identities.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    keep = set(sorted({row["label"] for row in rows})[:SUBSET_PEOPLE])
+    subset = tmp_path / "identities.csv"
+    with subset.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "label"])
+        writer.writeheader()
+        writer.writerows(
+            {"path": r["path"], "label": r["label"]} for r in rows if r["label"] in keep
+        )
+    report = run_json(
+        ["eval", "identify", "--identities", str(subset), "--root", str(faces_dir)], models_mirror
+    )
+    assert report["enrolled_identities"] > 5
+    assert report["mated_probes"] > 10 and report["non_mated_probes"] > 20
+    assert report["rank1_accuracy"] >= 0.9
+    assert 0.0 <= report["fnir_at_fpir_1e-2"] <= report["fnir_at_fpir_1e-3"] <= 1.0
+    assert report["decision_rule"]["threshold_source"].startswith("fpir_1e-2")
+    # At the FPIR-1% threshold with a 3-of-5 live track, a handful of strangers at most.
+    assert report["false_grants"] <= 0.02 * report["non_mated_probes"] + 2
+    assert sum(report["verdicts"].values()) == (report["mated_probes"] + report["non_mated_probes"])
+    assert isinstance(report["procurement_bar"]["met"], bool)
