@@ -1,1 +1,2 @@
-"""Latency and memory benchmarks of the recognition pipeline (`menwei bench`)."""
+"""The on-device benchmark (`menwei bench`): stage latencies, frame rate, 1:N search scaling, cold
+start and memory, optionally against OpenCV's own YuNet."""

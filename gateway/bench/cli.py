@@ -1,9 +1,196 @@
-"""Command group placeholder; replaced by the real implementation."""
+"""`menwei bench`: latency, frame rate, search scaling, cold start and memory on this machine.
+
+Frames are real LFW photos pasted onto 640x480 canvases (gateway.bench.frames); the models come
+from the config (models.dir, or MENWEI__MODELS__DIR). Targets are printed beside the numbers; the
+exit code is 0 whether or not they are met (the numbers are the product), 2 on set-up errors.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
 from typing import Any
+
+from gateway.bench import measure
+from gateway.bench.coldstart import ColdStartError, cold_start_seconds
+from gateway.bench.frames import BenchDataError, compose, usable_photos
+from gateway.bench.stats import peak_rss_mib
+from gateway.eval.context import EvalContext, SetupError, load_context
+
+# Targets from issue #2: measured value name -> upper limit (ms, s or MiB as the name says).
+TARGETS = {
+    "one_face_pipeline_p50_ms": 25.0,
+    "search_100k_p50_ms": 10.0,
+    "cold_start_s": 3.0,
+    "rss_with_10k_templates_mib": 400.0,
+}
+
+
+def default_faces_dir() -> Path:
+    repo = Path(__file__).resolve().parents[2]
+    return Path(os.environ.get("MENWEI_SHARED", repo.parent / "shared")) / "faces"
+
+
+def run_bench(
+    context: EvalContext,
+    faces_dir: Path,
+    sizes: measure.BenchSizes,
+    config_path: Path | None,
+    vs_opencv: bool,
+) -> dict[str, Any]:
+    """Every measurement, in an order that keeps the memory figures meaningful."""
+    started = time.perf_counter()
+    pipeline = context.pipeline
+    model_id, dimension = pipeline.model_id, pipeline.embedder.dimension
+    photos = usable_photos(pipeline, faces_dir, 6)
+    singles = [compose([photos[i % len(photos)]]) for i in range(sizes.stage_frames)]
+    triples = [
+        compose([photos[(i + k) % len(photos)] for k in range(3)]) for i in range(sizes.e2e_frames)
+    ]
+    gallery, rss_10k = measure.resident_memory(model_id, dimension)
+    report: dict[str, Any] = {
+        "model_id": model_id,
+        "quick": sizes is measure.QUICK,
+        "frame_size": [640, 480],
+        "threads": context.config.models.threads,
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": _load_average(),
+    }
+    report.update(measure.stage_latencies(pipeline, singles, gallery))
+    report["fps"] = {
+        "1_face": measure.frame_rate(pipeline, singles[: sizes.e2e_frames], gallery),
+        "3_faces": measure.frame_rate(pipeline, triples, gallery),
+    }
+    report["rss_with_10k_templates_mib"] = rss_10k
+    report["search"] = measure.search_scaling(
+        model_id, dimension, sizes.gallery_sizes, sizes.search_probes
+    )
+    cold = [
+        cold_start_seconds(config_path, context.config.models.dir) for _ in range(sizes.cold_starts)
+    ]
+    report["cold_start_s"] = sorted(cold)[len(cold) // 2]
+    report["cold_start_runs_s"] = cold
+    if vs_opencv:
+        report["vs_opencv"] = measure.opencv_comparison(
+            pipeline, context.models.detector, (singles + triples)[: sizes.opencv_frames]
+        )
+    report["peak_rss_mib"] = peak_rss_mib()
+    report["targets"] = check_targets(report)
+    report["bench_seconds"] = time.perf_counter() - started
+    return report
+
+
+def _load_average() -> float | None:
+    """1-minute load average at the start (other work on the machine skews every figure)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def check_targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    measured = {
+        "one_face_pipeline_p50_ms": report["one_face_pipeline"]["p50"],
+        "search_100k_p50_ms": report["search"].get("100000", {}).get("p50", float("nan")),
+        "cold_start_s": report["cold_start_s"],
+        "rss_with_10k_templates_mib": report["rss_with_10k_templates_mib"],
+    }
+    return {
+        name: {"value": measured[name], "limit": limit, "met": measured[name] <= limit}
+        for name, limit in TARGETS.items()
+    }
+
+
+def format_bench(report: dict[str, Any]) -> str:
+    """Human-readable table."""
+
+    def ms(row: dict[str, float]) -> str:
+        return f"p50 {row['p50']:7.2f} ms  p95 {row['p95']:7.2f} ms  (n={row['n']})"
+
+    def verdict(name: str) -> str:
+        target = report["targets"][name]
+        return f"[target <= {target['limit']:g}: {'met' if target['met'] else 'NOT met'}]"
+
+    lines = [
+        f"model {report['model_id']}, {report['threads']} threads, 640x480 frames, "
+        f"{report['cpu_count']} CPUs, load average {report['load_average_1min']}"
+        + (" (quick mode)" if report["quick"] else "")
+    ]
+    lines += [f"  {stage:9s} {ms(row)}" for stage, row in report["stages"].items()]
+    lines.append(
+        f"  one face, whole pipeline {ms(report['one_face_pipeline'])} "
+        + verdict("one_face_pipeline_p50_ms")
+    )
+    lines.append(
+        f"frames/s: 1 face {report['fps']['1_face']:.1f}, 3 faces {report['fps']['3_faces']:.1f}"
+    )
+    for size, row in report["search"].items():
+        extra = " " + verdict("search_100k_p50_ms") if size == "100000" else ""
+        lines.append(f"1:N search, N={int(size):>7,d}: {ms(row)}{extra}")
+    lines.append(
+        f"cold start to built pipeline: {report['cold_start_s']:.2f} s " + verdict("cold_start_s")
+    )
+    lines.append(
+        f"RSS with 10k templates: {report['rss_with_10k_templates_mib']:.0f} MiB "
+        + verdict("rss_with_10k_templates_mib")
+    )
+    lines.append(f"peak RSS: {report['peak_rss_mib']:.0f} MiB")
+    if "vs_opencv" in report:
+        cv = report["vs_opencv"]
+        lines.append(f"detect, menwei YuNet decoder: {ms(cv['menwei_detect'])}")
+        lines.append(
+            f"detect, cv2.FaceDetectorYN {cv['opencv_version']}: {ms(cv['opencv_detect'])}"
+        )
+        lines.append(
+            f"ratio menwei/opencv (p50): {cv['ratio_p50']:.2f}; same face count on "
+            f"{cv['same_face_count_frames']}/{cv['frames']} frames"
+        )
+    lines.append(f"bench took {report['bench_seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    try:
+        faces = args.faces or default_faces_dir()
+        if not faces.is_dir():
+            raise BenchDataError(
+                f"face photos {faces} not found: set MENWEI_SHARED to the shared "
+                "data folder or pass --faces"
+            )
+        context = load_context(args.config)
+        sizes = measure.QUICK if args.quick else measure.FULL
+        report = run_bench(context, faces, sizes, args.config, args.vs == "opencv")
+    except (SetupError, BenchDataError, ColdStartError) as error:
+        print(f"menwei bench: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        print(format_bench(report))
+    return 0
 
 
 def register(subparsers: Any) -> None:
-    """Nothing registered yet."""
+    """Add `bench` to the menwei command tree."""
+    parser = subparsers.add_parser("bench", help="latency, frame rate, search, memory")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--config", type=Path, default=None, help="gateway TOML config")
+    parser.add_argument(
+        "--vs",
+        choices=["opencv"],
+        default=None,
+        help="also time OpenCV's own YuNet on the same frames",
+    )
+    parser.add_argument("--quick", action="store_true", help="few repetitions (tests, smoke)")
+    parser.add_argument(
+        "--faces",
+        type=Path,
+        default=None,
+        help="face photos folder (default: $MENWEI_SHARED/faces)",
+    )
+    parser.set_defaults(func=_bench)
