@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from firmware_bridge.config import DoorConfig
+from gateway.access.config import AccessConfig
 from gateway.camera.config import CameraConfig
 from gateway.store.config import StoreConfig
 
@@ -210,5 +211,6 @@ class GatewayConfig(Section):
     vision: VisionConfig = Field(default_factory=VisionConfig)
     door: DoorConfig = Field(default_factory=DoorConfig)
     camera: CameraConfig = Field(default_factory=CameraConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
