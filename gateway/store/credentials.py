@@ -1,0 +1,159 @@
+"""Credentials: face-recognition consent, encrypted face templates, Wiegand cards and PINs.
+
+Two rules guard every face template: a consent record (scope "face", not withdrawn) must exist,
+and the person must hold another credential (a card or a PIN) so that face is never the only way
+in (a false reject or a camera fault must not lock a resident out). Withdrawing consent deletes
+the person's templates in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from gateway.store.crypto import TemplateCipher, template_aad
+from gateway.store.errors import CredentialPolicyError, NotFound
+from gateway.store.people import get_person
+from gateway.store.schema_credentials import Card, FaceTemplate, Pin
+from gateway.store.schema_people import Consent
+from gateway.store.secrets_hash import hash_pin, verify_pin
+
+FACE_SCOPE = "face"
+
+
+def record_consent(
+    session: Session, person_id: int, *, text_version: str, taken_by: str, taken_at: datetime
+) -> Consent:
+    person = get_person(session, person_id)
+    if person.erased_at is not None:
+        raise CredentialPolicyError(f"person {person_id} is erased")
+    consent = Consent(
+        person_id=person_id,
+        scope=FACE_SCOPE,
+        text_version=text_version,
+        taken_by=taken_by,
+        taken_at=taken_at,
+    )
+    session.add(consent)
+    session.flush()
+    return consent
+
+
+def active_face_consent(session: Session, person_id: int) -> Consent | None:
+    return session.scalars(
+        select(Consent)
+        .where(
+            Consent.person_id == person_id,
+            Consent.scope == FACE_SCOPE,
+            Consent.withdrawn_at.is_(None),
+        )
+        .order_by(Consent.taken_at.desc(), Consent.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def withdraw_consent(session: Session, person_id: int, at: datetime) -> int:
+    """Withdraw every face consent of the person and delete their templates; returns how many."""
+    consents = session.scalars(
+        select(Consent).where(Consent.person_id == person_id, Consent.withdrawn_at.is_(None))
+    ).all()
+    for consent in consents:
+        consent.withdrawn_at = at
+    deleted = session.execute(delete(FaceTemplate).where(FaceTemplate.person_id == person_id))
+    session.flush()
+    return int(deleted.rowcount)  # type: ignore[attr-defined]
+
+
+def has_alternative_credential(session: Session, person_id: int) -> bool:
+    """True when the person holds a card or a PIN (a way in that is not their face)."""
+    cards = session.scalar(
+        select(func.count()).select_from(Card).where(Card.person_id == person_id)
+    )
+    pins = session.scalar(select(func.count()).select_from(Pin).where(Pin.person_id == person_id))
+    return bool(cards) or bool(pins)
+
+
+def require_face_consent(session: Session, person_id: int) -> Consent:
+    consent = active_face_consent(session, person_id)
+    if consent is None:
+        raise CredentialPolicyError(
+            f"person {person_id} has no face-recognition consent on record: take consent first"
+        )
+    return consent
+
+
+def require_alternative_credential(session: Session, person_id: int) -> None:
+    if not has_alternative_credential(session, person_id):
+        raise CredentialPolicyError(
+            f"person {person_id} has no card or PIN: face is never the only credential"
+        )
+
+
+def store_face_template(
+    session: Session,
+    cipher: TemplateCipher,
+    person_id: int,
+    vector: npt.ArrayLike,
+    model_id: str,
+) -> FaceTemplate:
+    """Encrypt and store one template, after the consent and alternative-credential checks."""
+    person = get_person(session, person_id)
+    if person.erased_at is not None:
+        raise CredentialPolicyError(f"person {person_id} is erased")
+    consent = require_face_consent(session, person_id)
+    require_alternative_credential(session, person_id)
+    data = np.asarray(vector, dtype=np.float32).reshape(-1)
+    dimension = int(data.shape[0])
+    if dimension == 0:
+        raise ValueError("empty template")
+    sealed = cipher.seal(data, template_aad("face", str(person_id), model_id, dimension))
+    template = FaceTemplate(
+        person_id=person_id,
+        consent_id=consent.id,
+        model_id=model_id,
+        dimension=dimension,
+        key_id=sealed.key_id,
+        nonce=sealed.nonce,
+        ciphertext=sealed.ciphertext,
+    )
+    session.add(template)
+    session.flush()
+    return template
+
+
+def add_card(session: Session, person_id: int, facility: int, number: int) -> Card:
+    """Register a Wiegand card; (facility, number) is unique across the store."""
+    get_person(session, person_id)
+    card = Card(person_id=person_id, facility=facility, number=number)
+    session.add(card)
+    session.flush()
+    return card
+
+
+def find_card_holder(session: Session, facility: int, number: int) -> int | None:
+    """The person id holding a card, or None (an indexed unique lookup)."""
+    return session.scalar(
+        select(Card.person_id).where(Card.facility == facility, Card.number == number)
+    )
+
+
+def set_pin(session: Session, person_id: int, pin: str) -> None:
+    """Set or replace the person's PIN (argon2id hash only)."""
+    get_person(session, person_id)
+    existing = session.get(Pin, person_id)
+    if existing is None:
+        session.add(Pin(person_id=person_id, pin_hash=hash_pin(pin)))
+    else:
+        existing.pin_hash = hash_pin(pin)
+    session.flush()
+
+
+def check_pin(session: Session, person_id: int, pin: str) -> bool:
+    stored = session.get(Pin, person_id)
+    if stored is None:
+        raise NotFound(f"person {person_id} has no PIN")
+    return verify_pin(stored.pin_hash, pin)

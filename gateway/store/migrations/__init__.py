@@ -1,0 +1,1 @@
+"""Alembic migration scripts for the store; run them through gateway.store.migrate only."""
