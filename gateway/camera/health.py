@@ -106,14 +106,13 @@ class _Condition:
         clear_after: float,
         evidence_since: float | None = None,
     ) -> HealthEvent | None:
+        self.detail = detail  # the latest measurement, for the status page
         if evidence:
             self._absent_since = None
             if self._evidence_since is None:
                 self._evidence_since = now if evidence_since is None else evidence_since
-            if self.active:
-                self.detail = detail
-            elif now - self._evidence_since >= raise_after:
-                self.active, self.since, self.detail = True, self._evidence_since, detail
+            if not self.active and now - self._evidence_since >= raise_after:
+                self.active, self.since = True, self._evidence_since
                 return HealthEvent(self.kind, True, self._evidence_since, detail)
             return None
         self._evidence_since = None
@@ -122,7 +121,7 @@ class _Condition:
         if self._absent_since is None:
             self._absent_since = now
         if now - self._absent_since >= clear_after:
-            self.active, self.since, self.detail = False, self._absent_since, detail
+            self.active, self.since = False, self._absent_since
             return HealthEvent(self.kind, False, self._absent_since, detail)
         return None
 
@@ -176,8 +175,9 @@ class CameraHealthMonitor:
         now = frame.timestamp
         with self._lock:
             self._frames_seen += 1
+            events = [self._update_disconnected(now)]  # a gap the watchdog did not see yet
             self._last_frame_at = now
-            events = [self._update_disconnected(now)]
+            events.append(self._update_disconnected(now))
             due = self._last_sample_at is None or (
                 now - self._last_sample_at >= self.config.sample_interval_s
             )
