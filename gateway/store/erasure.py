@@ -1,12 +1,12 @@
 """Erasing a person for real: credentials deleted, history pseudonymised, freed pages zeroed.
 
 In one transaction: face templates, cards, PIN, schedule and the visitor codes they issued are
-deleted; consents and past access events lose the person reference and get the person's stable
-pseudonym instead; the person row keeps only the pseudonym, role and dates (name, external id and
-unit are gone). SQLite runs with secure_delete=ON, so deleted records are overwritten with zeros
-in the pages; after the commit the WAL is checkpointed and truncated so old page images in the
-WAL do not keep the ciphertext either. Pre-migration backups are separate files: they age out
-with the backup folder's retention, erasure cannot reach them.
+deleted; consents, past access events and queued outbox payloads lose the person reference and
+get the person's stable pseudonym instead; the person row keeps only the pseudonym, role and
+dates (name, external id and unit are gone). SQLite runs with secure_delete=ON, so deleted
+records are overwritten with zeros in the pages; after the commit the WAL is checkpointed and
+truncated so old page images in the WAL do not keep the ciphertext either. Pre-migration backups
+are separate files: they age out with the backup folder's retention, erasure cannot reach them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from gateway.store.alerts_audit import append_audit
@@ -22,7 +22,7 @@ from gateway.store.crypto import TemplateCipher, pseudonym_for
 from gateway.store.engine import Sessions
 from gateway.store.people import get_person
 from gateway.store.schema_credentials import Card, FaceTemplate, Pin, VisitorCode
-from gateway.store.schema_events import AccessEvent
+from gateway.store.schema_events import AccessEvent, OutboxMessage
 from gateway.store.schema_people import Consent, WeeklyWindow
 
 
@@ -35,10 +35,25 @@ class ErasureReport:
     visitor_codes: int
     consents_unlinked: int
     events_pseudonymised: int
+    outbox_pseudonymised: int
 
 
 def _count(result: object) -> int:
     return int(getattr(result, "rowcount", 0))
+
+
+def _pseudonymise_outbox(session: Session, person_id: int, external_id: str, pseudonym: str) -> int:
+    """Replace the person's external id in queued payloads (delivered or not) by the pseudonym."""
+    messages = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.person_id == person_id)
+    ).all()
+    for message in messages:
+        message.payload = {
+            key: pseudonym if value == external_id else value
+            for key, value in message.payload.items()
+        }
+        message.person_id = None
+    return len(messages)
 
 
 def erase_person(
@@ -53,6 +68,7 @@ def erase_person(
     """Erase inside the caller's transaction (see `erase_and_purge` for the full procedure)."""
     person = get_person(session, person_id)
     pseudonym = pseudonym_for(cipher, person_id)
+    outbox_rows = _pseudonymise_outbox(session, person_id, person.external_id, pseudonym)
     report = ErasureReport(
         pseudonym=pseudonym,
         templates=_count(
@@ -83,6 +99,7 @@ def erase_person(
                 .execution_options(synchronize_session=False)
             )
         ),
+        outbox_pseudonymised=outbox_rows,
     )
     session.execute(delete(WeeklyWindow).where(WeeklyWindow.person_id == person_id))
     person.display_name = None

@@ -43,8 +43,14 @@ def reserve_sequence(session: Session, gateway_id: str, count: int = 1) -> int:
 
 
 def enqueue(
-    session: Session, gateway_id: str, topic: str, payload: Mapping[str, Any], at: datetime
+    session: Session,
+    gateway_id: str,
+    topic: str,
+    payload: Mapping[str, Any],
+    at: datetime,
+    person_id: int | None = None,
 ) -> OutboxMessage:
+    """Queue one message; `person_id` names whose data the payload holds (for erasure)."""
     message = OutboxMessage(
         gateway_id=gateway_id,
         seq=reserve_sequence(session, gateway_id),
@@ -52,6 +58,7 @@ def enqueue(
         payload=dict(payload),
         created_at=at,
         attempts=0,
+        person_id=person_id,
     )
     session.add(message)
     session.flush()
@@ -127,7 +134,7 @@ def record_access_event(
         "person": None if person is None else person.external_id,
         "score": score,
     }
-    message = enqueue(session, gateway_id, ACCESS_EVENT_TOPIC, payload, occurred_at)
+    message = enqueue(session, gateway_id, ACCESS_EVENT_TOPIC, payload, occurred_at, person_id)
     return event, message
 
 

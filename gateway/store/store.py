@@ -22,12 +22,13 @@ from gateway.store.secrets_hash import CodeHasher
 
 @dataclass(frozen=True)
 class Store:
-    """An open store: session factories, the template cipher, the visitor-code hasher."""
+    """An open store: session factories, template cipher, visitor-code hasher, its config."""
 
     sessions: Sessions
     cipher: TemplateCipher
     codes: CodeHasher
     migration: MigrationReport
+    config: StoreConfig
 
     @property
     def engine(self) -> Engine:
@@ -48,4 +49,4 @@ def open_store(config: StoreConfig, environ: Mapping[str, str] | None = None) ->
     except BaseException:
         engine.dispose()
         raise
-    return Store(Sessions(engine), cipher, CodeHasher(cipher), report)
+    return Store(Sessions(engine), cipher, CodeHasher(cipher), report, config)

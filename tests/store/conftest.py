@@ -114,7 +114,21 @@ class World:
 
 
 @pytest.fixture
+def sqlite_store(tmp_path: Path, key_file: Path) -> Iterator[Store]:
+    """A store on SQLite only, for file-level checks (bytes on disk, WAL, crashes)."""
+    opened = open_store(store_config(f"sqlite:///{tmp_path / 'menwei.db'}", key_file, tmp_path))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
 def world(store: Store) -> World:
+    return build_world(store)
+
+
+def build_world(store: Store) -> World:
     with store.sessions.writing() as session:
         site = add_site(
             session,

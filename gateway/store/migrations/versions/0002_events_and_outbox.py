@@ -74,11 +74,19 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
         sa.CheckConstraint("attempts >= 0", name=op.f("ck_outbox_attempts_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_outbox_person_id_person"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("gateway_id", "seq", name=op.f("uq_outbox_gateway_id_seq")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_person_id"), ["person_id"], unique=False)
         batch_op.create_index(
             "ix_outbox_pending",
             ["gateway_id", "seq"],
@@ -200,6 +208,7 @@ def downgrade() -> None:
     op.drop_table("alert")
     op.drop_table("outbox_counter")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_person_id"))
         batch_op.drop_index(
             "ix_outbox_pending",
             sqlite_where=sa.text("delivered_at IS NULL"),
