@@ -216,7 +216,7 @@ class CameraCapture:
 
     def _wait_before_retry(self, failures: int, error_text: str) -> bool:
         """Record the failure and sleep the backoff delay; False when giving up or stopping."""
-        log.warning("camera %s: %s (attempt %d)", self._source.description, error_text, failures)
+        log.warning("camera attempt %d failed: %s", failures, error_text)
         if self._max_attempts and failures >= self._max_attempts:
             self._set_state(
                 CaptureState.FAILED,

@@ -203,7 +203,7 @@ class VideoFileSource:
         capture = self._open_capture()
         self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        fps = self.fps if 0 < self.fps <= 240 else DEFAULT_FILE_FPS
+        fps = self.fps if 1.0 <= self.fps <= 240.0 else DEFAULT_FILE_FPS
         self._pacer = Pacer(fps, clock=self._clock, sleep=self._sleep) if self.paced else None
         self._capture = capture
 

@@ -1,4 +1,5 @@
-"""RTSP URLs that never answer fail within the open timeout with a clear, counted error."""
+"""Network streams: a URL that never answers fails within the open timeout with a clear, counted
+error; a stream that stalls fails within the read timeout and the capture reconnects."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 
 from gateway.camera.backoff import ExponentialBackoff
 from gateway.camera.capture import CameraCapture, CaptureState
-from gateway.camera.errors import SourceOpenError
+from gateway.camera.errors import SourceOpenError, SourceReadError
 from gateway.camera.opencv_source import StreamSource
+from tests.camera.mjpeg_server import StallingMjpegServer
 
 OPEN_TIMEOUT_S = 1.0
 SLACK_S = 4.0  # generous: two shared cores
@@ -24,6 +26,14 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def mjpeg_server() -> Iterator[StallingMjpegServer]:
+    server = StallingMjpegServer(frames=5)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -102,3 +112,35 @@ def test_capture_keeps_retrying_a_dead_url_and_counts_the_failures() -> None:
     finally:
         assert capture.stop(timeout=OPEN_TIMEOUT_S + SLACK_S)
     assert capture.status().state is CaptureState.STOPPED
+
+
+def test_a_stalled_stream_fails_within_the_read_timeout(mjpeg_server: StallingMjpegServer) -> None:
+    source = StreamSource(mjpeg_server.url, open_timeout_s=5.0, read_timeout_s=1.0)
+    source.open()
+    try:
+        levels = [round(float(source.read().image.mean())) for _ in range(5)]
+        assert levels == pytest.approx([0, 40, 80, 120, 160], abs=2)
+        started = time.monotonic()
+        with pytest.raises(SourceReadError, match="no frame within 1 s"):
+            source.read()
+        assert time.monotonic() - started < 1.0 + SLACK_S
+    finally:
+        source.close()
+
+
+def test_capture_reconnects_a_stalled_stream(mjpeg_server: StallingMjpegServer) -> None:
+    source = StreamSource(mjpeg_server.url, open_timeout_s=5.0, read_timeout_s=0.5)
+    capture = CameraCapture(source, backoff=ExponentialBackoff(0.05, 0.2, rng=random.Random(2)))
+    capture.start()
+    try:
+        last = 0
+        while last < 12:  # more than one connection's worth of frames
+            frame = capture.latest(after_seq=last, timeout=30.0)
+            assert frame is not None, capture.status()
+            last = frame.seq
+        status = capture.status()
+    finally:
+        assert capture.stop(timeout=10.0)
+    assert mjpeg_server.connections >= 3
+    assert status.read_failures >= 2 and status.reconnects == status.read_failures
+    assert status.last_error is not None and "no frame within 0.5 s" in status.last_error
