@@ -50,7 +50,7 @@ def _verify(args: argparse.Namespace) -> int:
     pairs = read_pairs(require_file(args.pairs, "pairs CSV"))
     root = require_dir(args.root, "image root")
     context = load_context(args.config)
-    report = run_verify(context.pipeline, pairs, root)
+    report = run_verify(context.pipeline, pairs, root, args.embeddings_cache)
     text = format_verify(report)
     if args.plot is not None:
         scores = report.pair_scores
@@ -73,7 +73,9 @@ def _identify(args: argparse.Namespace) -> int:
     images = read_identities(require_file(csv_path, "identities CSV"))
     root = require_dir(args.root or faces, "image root")
     context = load_context(args.config)
-    report = run_identify(context, images, root, threshold=args.threshold)
+    report = run_identify(
+        context, images, root, threshold=args.threshold, cache=args.embeddings_cache
+    )
     _emit(report.to_json(), format_identify(report), args.json)
     return 0
 
@@ -103,11 +105,20 @@ def register(subparsers: Any) -> None:
         sub.add_argument("--json", action="store_true", help="one JSON object on stdout")
         sub.add_argument("--config", type=Path, default=None, help="gateway TOML config")
 
+    def cached(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--embeddings-cache",
+            type=Path,
+            default=None,
+            help="reuse/extend embeddings in this .npz (keyed by model and settings)",
+        )
+
     verify = commands.add_parser("verify", help="1:1 verification on a pairs CSV (LFW protocol)")
     verify.add_argument("--pairs", type=Path, required=True, help="CSV fold,same,path1,path2")
     verify.add_argument("--root", type=Path, required=True, help="folder the paths are under")
     verify.add_argument("--plot", type=Path, default=None, help="write the ROC to this PNG")
     common(verify)
+    cached(verify)
     verify.set_defaults(func=_guarded(_verify))
 
     identify = commands.add_parser("identify", help="open-set 1:N identification")
@@ -131,6 +142,7 @@ def register(subparsers: Any) -> None:
         "(default: the configured/calibrated one, else the FPIR 1%% one)",
     )
     common(identify)
+    cached(identify)
     identify.set_defaults(func=_guarded(_identify))
 
     liveness = commands.add_parser("liveness", help="presentation-attack detection APCER/BPCER")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.eval import metrics
-from gateway.eval.datasets import LivenessSample
+from gateway.eval.datasets import DatasetError, LivenessSample
 from gateway.eval.embeddings import largest_face, load_frame
 from gateway.vision.errors import ImageDecodeError, ModelOutputError
 from gateway.vision.liveness import LivenessChecker
@@ -131,7 +131,7 @@ def run_liveness(
     live = [s.score for s in scored if s.sample.live and s.score is not None]
     attack = [s.score for s in scored if not s.sample.live and s.score is not None]
     if not live or not attack:
-        raise ValueError("need bona fide and attack samples with a detectable face")
+        raise DatasetError("need bona fide and attack samples with a detectable face")
     calibrated = metrics.threshold_at_bpcer(live, BPCER_BUDGET)
     return LivenessReport(
         tuple(scored),

@@ -182,13 +182,13 @@ class OpenSetPoint:
     mated: int
 
 
-def fnir_at_fpir(
+def open_set_at(
     mated_scores: npt.ArrayLike,
     mated_correct: npt.ArrayLike,
     non_mated_scores: npt.ArrayLike,
-    fpir: float,
+    threshold: float,
 ) -> OpenSetPoint:
-    """FNIR at the threshold letting through at most floor(fpir * n) non-mated searches.
+    """FPIR and FNIR at a given threshold.
 
     mated_scores: top-1 score of each mated search; mated_correct: whether that top-1 is the mate.
     """
@@ -197,15 +197,25 @@ def fnir_at_fpir(
     non_mated = as_scores(non_mated_scores)
     if scores.size != correct.size:
         raise ValueError("mated scores and correctness differ in length")
-    threshold = threshold_at_far(non_mated, fpir)
     hits = correct & (scores >= threshold)
     return OpenSetPoint(
         threshold=threshold,
-        fpir=float((non_mated >= threshold).mean()),
+        fpir=float((non_mated >= threshold).mean()) if non_mated.size else 0.0,
         fnir=float(1.0 - hits.mean()) if scores.size else 0.0,
         non_mated=int(non_mated.size),
         mated=int(scores.size),
     )
+
+
+def fnir_at_fpir(
+    mated_scores: npt.ArrayLike,
+    mated_correct: npt.ArrayLike,
+    non_mated_scores: npt.ArrayLike,
+    fpir: float,
+) -> OpenSetPoint:
+    """FNIR at the threshold letting through at most floor(fpir * n) non-mated searches."""
+    threshold = threshold_at_far(non_mated_scores, fpir)
+    return open_set_at(mated_scores, mated_correct, non_mated_scores, threshold)
 
 
 def threshold_at_bpcer(bona_fide: npt.ArrayLike, bpcer: float) -> float:

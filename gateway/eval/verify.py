@@ -15,7 +15,8 @@ import numpy as np
 
 from gateway.eval import metrics
 from gateway.eval.datasets import VerificationPair
-from gateway.eval.embeddings import EmbeddedImages, embed_images
+from gateway.eval.embedding_cache import embed_with_cache
+from gateway.eval.embeddings import EmbeddedImages
 from gateway.vision.pipeline import FacePipeline
 
 NO_FACE_SCORE = -1.0
@@ -105,9 +106,15 @@ def evaluate_scores(
     )
 
 
-def run_verify(pipeline: FacePipeline, pairs: list[VerificationPair], root: Path) -> VerifyReport:
+def run_verify(
+    pipeline: FacePipeline,
+    pairs: list[VerificationPair],
+    root: Path,
+    cache: Path | None = None,
+) -> VerifyReport:
     """Embed every image of `pairs` once, score the pairs, and evaluate."""
-    embedded = embed_images(pipeline, root, [p for pair in pairs for p in (pair.path1, pair.path2)])
+    paths = [p for pair in pairs for p in (pair.path1, pair.path2)]
+    embedded = embed_with_cache(pipeline, root, paths, cache)
     return evaluate_scores(pipeline.model_id, score_pairs(pairs, embedded), embedded)
 
 

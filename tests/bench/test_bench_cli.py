@@ -22,6 +22,7 @@ def test_quick_bench_reports_every_figure(models_mirror: Path, faces_dir: Path) 
     assert set(report["search"]) == {"1000", "10000", "100000"}
     assert report["search"]["1000"]["p50"] < report["search"]["100000"]["p50"]
     assert report["cold_start_s"] > 0.1
+    assert report["cold_start_s"] >= sum(report["cold_start_phases_s"].values()) - 1e-6
     assert 0 < report["rss_with_10k_templates_mib"] <= report["peak_rss_mib"]
     assert set(report["targets"]) == {
         "one_face_pipeline_p50_ms",

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gateway.config.model import LivenessConfig
 from tests.eval.cli_runner import run_json
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
@@ -39,7 +40,7 @@ def test_calibrated_threshold_meets_the_bpcer_and_apcer_bars(
 
 def test_configured_threshold_is_reported(liveness_report: dict[str, Any]) -> None:
     configured = liveness_report["configured"]
-    assert configured["threshold"] == pytest.approx(0.60)  # the shipped default
+    assert configured["threshold"] == pytest.approx(LivenessConfig().threshold)  # the default
     # A stricter threshold can only reject more bona fide faces than the calibrated one.
     assert configured["bpcer"] >= liveness_report["calibrated"]["bpcer"] or (
         configured["threshold"] <= liveness_report["calibrated"]["threshold"]
