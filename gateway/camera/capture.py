@@ -187,20 +187,18 @@ class CameraCapture:
         while not self._stop.is_set():
             try:
                 self._source.open()
-            except SourceOpenError as error:
+            except Exception as error:
                 self._count(open_failures=1)
-                if error.permanent:
-                    self._set_state(CaptureState.FAILED, last_error=str(error))
-                    return
+                if isinstance(error, SourceOpenError):
+                    if error.permanent:
+                        self._set_state(CaptureState.FAILED, last_error=str(error))
+                        return
+                    text = str(error)
+                else:  # e.g. cv2.error from a backend: log it, then retry like any failure
+                    log.exception("unexpected error opening %s", self._source.description)
+                    text = f"unexpected open error: {error!r}"
                 failures += 1
-                if not self._wait_before_retry(failures, str(error)):
-                    return
-                continue
-            except Exception as error:  # e.g. cv2.error from a backend: retry like a failure
-                log.exception("unexpected error opening %s", self._source.description)
-                self._count(open_failures=1)
-                failures += 1
-                if not self._wait_before_retry(failures, f"unexpected open error: {error!r}"):
+                if not self._wait_before_retry(failures, text):
                     return
                 continue
             if failures:
@@ -240,8 +238,8 @@ class CameraCapture:
         while not self._stop.is_set():
             try:
                 frame = self._source.read()
-            except EndOfStream as end:
-                self._set_state(CaptureState.ENDED, last_error=str(end))
+            except EndOfStream:
+                self._set_state(CaptureState.ENDED)
                 return None, frames_read
             except FrameDecodeError as error:
                 self._count(decode_failures=1)
