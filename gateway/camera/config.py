@@ -114,6 +114,14 @@ class CameraHealthConfig(BaseModel):
         "that fogs within minutes); only sharp-enough frames update it.",
     )
 
+    @model_validator(mode="after")
+    def _checks_fit_the_window(self) -> CameraHealthConfig:
+        if self.sample_interval_s * 2 > self.tamper_after_s:
+            raise ValueError("sample_interval_s must be at most half of tamper_after_s")
+        if self.check_interval_s > self.tamper_after_s:
+            raise ValueError("check_interval_s must not exceed tamper_after_s")
+        return self
+
 
 class CameraConfig(BaseModel):
     """Camera source and capture behaviour."""
@@ -183,7 +191,10 @@ class CameraConfig(BaseModel):
     read_timeout_s: float = Field(
         5.0, ge=0.1, le=300.0, description="Streams: a read that waits longer has failed."
     )
-    health: CameraHealthConfig = Field(default_factory=CameraHealthConfig)
+    health: CameraHealthConfig = Field(
+        default_factory=CameraHealthConfig,
+        description="Tamper and health detection (the [camera.health] table).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CameraConfig:

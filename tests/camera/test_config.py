@@ -11,6 +11,7 @@ from gateway.camera.config import CameraConfig, CameraHealthConfig
 from gateway.camera.factory import build_source, resolve_kind
 from gateway.camera.folder_source import ImageFolderSource
 from gateway.camera.opencv_source import StreamSource, V4L2Source, VideoFileSource
+from gateway.config.loader import ConfigError, load_config, parse_config
 from gateway.config.model import GatewayConfig
 
 
@@ -57,6 +58,10 @@ def test_health_thresholds_are_bounded() -> None:
         CameraHealthConfig(defocus_ratio=1.0)
     with pytest.raises(ValidationError):
         CameraHealthConfig(black_max_mean=300)
+    with pytest.raises(ValidationError, match="half of tamper_after_s"):
+        CameraHealthConfig(tamper_after_s=1.0, sample_interval_s=0.6)
+    with pytest.raises(ValidationError, match="check_interval_s"):
+        CameraHealthConfig(tamper_after_s=1.0, check_interval_s=2.0)
 
 
 def test_auto_kind_from_the_source(tmp_path: Path) -> None:
@@ -80,3 +85,23 @@ def test_build_source_picks_the_class_and_passes_options(tmp_path: Path) -> None
     assert isinstance(folder, ImageFolderSource) and folder.loop
     video = build_source(CameraConfig(source=str(tmp_path / "a.avi"), paced=True))
     assert isinstance(video, VideoFileSource) and video.paced and not video.loop
+
+
+def test_every_camera_field_is_documented() -> None:
+    for model in (CameraConfig, CameraHealthConfig):
+        undocumented = [name for name, f in model.model_fields.items() if not f.description]
+        assert undocumented == [], model.__name__
+
+
+def test_a_toml_camera_table_loads_with_env_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        "[camera]\nsource = 'rtsp://door-cam/stream1'\nopen_timeout_s = 3\n"
+        "[camera.health]\ntamper_after_s = 8\n"
+    )
+    config = load_config(path, environ={"MENWEI__CAMERA__HEALTH__BLACK_MAX_MEAN": "30"})
+    assert config.camera.source == "rtsp://door-cam/stream1" and config.camera.open_timeout_s == 3
+    assert config.camera.health.tamper_after_s == 8 and config.camera.health.black_max_mean == 30
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"camera": {"health": {"defocus_ratio": 2}}}, environ={})
+    assert [issue.path for issue in caught.value.issues] == ["camera.health.defocus_ratio"]
