@@ -189,7 +189,11 @@ class CameraConfig(BaseModel):
         10.0, ge=0.1, le=300.0, description="Streams: give up connecting after this long."
     )
     read_timeout_s: float = Field(
-        5.0, ge=0.1, le=300.0, description="Streams: a read that waits longer has failed."
+        5.0,
+        ge=0.1,
+        le=300.0,
+        description="A read that waits longer has failed (streams; V4L2 in whole "
+        "seconds, via OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT).",
     )
     health: CameraHealthConfig = Field(
         default_factory=CameraHealthConfig,

@@ -38,6 +38,7 @@ def build_source(
             height=config.height,
             fps=config.fps_limit,
             fourcc=config.v4l2_fourcc,
+            read_timeout_s=config.read_timeout_s,
         )
     if kind == "stream":
         return StreamSource(

@@ -8,6 +8,8 @@ their own frame rate. Credentials in URLs never appear in errors or descriptions
 from __future__ import annotations
 
 import logging
+import math
+import os
 import re
 import time
 from pathlib import Path
@@ -40,8 +42,16 @@ def _frame(raw: object, description: str) -> BGRImage:
         raise SourceReadError(str(error)) from None
 
 
+V4L2_SELECT_TIMEOUT_ENV = "OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"
+
+
 class V4L2Source:
-    """A local camera through Video4Linux2 (index or /dev/video* path)."""
+    """A local camera through Video4Linux2 (index or /dev/video* path).
+
+    OpenCV's V4L2 backend ignores CAP_PROP_READ_TIMEOUT_MSEC; a stalled device blocks each read
+    for OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT seconds (default 10), read once per process. The
+    first open sets it from `read_timeout_s` unless the environment already does.
+    """
 
     def __init__(
         self,
@@ -51,8 +61,10 @@ class V4L2Source:
         height: int | None = None,
         fps: float = 0.0,
         fourcc: str | None = None,
+        read_timeout_s: float = 5.0,
     ) -> None:
         self.device = device
+        self.read_timeout_s = read_timeout_s
         self.width = width
         self.height = height
         self.fps = fps
@@ -71,6 +83,7 @@ class V4L2Source:
         self.close()
         if isinstance(self.device, str) and not Path(self.device).exists():
             raise SourceOpenError(f"{self.description}: no such device (unplugged?)")
+        os.environ.setdefault(V4L2_SELECT_TIMEOUT_ENV, str(max(1, math.ceil(self.read_timeout_s))))
         capture = cv2.VideoCapture(self.device, cv2.CAP_V4L2)
         if not capture.isOpened():
             capture.release()

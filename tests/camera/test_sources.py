@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,12 @@ import pytest
 
 from gateway.camera.errors import EndOfStream, FrameDecodeError, SourceOpenError, SourceReadError
 from gateway.camera.folder_source import ImageFolderSource, natural_key
-from gateway.camera.opencv_source import V4L2Source, VideoFileSource, redact_url
+from gateway.camera.opencv_source import (
+    V4L2_SELECT_TIMEOUT_ENV,
+    V4L2Source,
+    VideoFileSource,
+    redact_url,
+)
 from gateway.camera.source import FrameSource, SourceFrame
 from tests.camera.conftest import FakeClock, grey_frame, write_images
 from tests.conftest import require_shared
@@ -160,6 +166,19 @@ def test_missing_v4l2_device_is_a_transient_open_error() -> None:
     assert not caught.value.permanent
     with pytest.raises(SourceOpenError, match="cannot open"):
         V4L2Source(99).open()
+
+
+def test_v4l2_read_timeout_reaches_opencv_unless_the_operator_set_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(V4L2_SELECT_TIMEOUT_ENV, raising=False)
+    with pytest.raises(SourceOpenError):
+        V4L2Source(99, read_timeout_s=2.5).open()
+    assert os.environ[V4L2_SELECT_TIMEOUT_ENV] == "3"
+    monkeypatch.setenv(V4L2_SELECT_TIMEOUT_ENV, "7")
+    with pytest.raises(SourceOpenError):
+        V4L2Source(99, read_timeout_s=1.0).open()
+    assert os.environ[V4L2_SELECT_TIMEOUT_ENV] == "7"
 
 
 def test_credentials_never_appear_in_descriptions() -> None:
