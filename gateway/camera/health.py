@@ -192,6 +192,11 @@ class CameraHealthMonitor:
         with self._lock:
             return self._emit([self._update_disconnected(now)])
 
+    def mark_started(self, now: float | None = None) -> None:
+        """Count "no frame ever" from now (call when the capture starts)."""
+        with self._lock:
+            self._started = self._clock() if now is None else now
+
     def reset_baseline(self) -> None:
         """Forget the sharpness baseline (after re-aiming or refocusing the camera)."""
         with self._lock:
@@ -231,7 +236,7 @@ class CameraHealthMonitor:
             if context:
                 detail += f" ({context})"
         else:
-            detail = "frames arriving again"
+            detail = f"last frame {gap:.1f} s ago"
         return self._conditions["disconnected"].update(
             evidence,
             now,

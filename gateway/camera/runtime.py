@@ -75,6 +75,7 @@ class Camera:
         return f"{text}: {status.last_error}" if status.last_error else text
 
     def start(self) -> None:
+        self.health.mark_started()
         self.capture.start()
         self.watchdog.start()
 

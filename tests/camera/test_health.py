@@ -214,6 +214,10 @@ def test_a_camera_that_never_delivers_is_disconnected() -> None:
     raised = monitor.check(START + RAISE_S)
     assert kinds(raised) == [("disconnected", True)] and "no frame ever" in raised[0].detail
     assert monitor.snapshot(START + RAISE_S).last_frame_age_s is None
+    late = CameraHealthMonitor(health_config(), clock=lambda: START)
+    late.mark_started(START + 100.0)  # built long before the capture started
+    assert late.check(START + 100.0 + RAISE_S - 0.1) == []
+    assert kinds(late.check(START + 100.0 + RAISE_S)) == [("disconnected", True)]
 
 
 def test_sampling_interval_limits_measurements() -> None:
