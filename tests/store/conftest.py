@@ -25,6 +25,7 @@ from gateway.store.people import add_person
 from gateway.store.places import add_building, add_door, add_site, add_unit
 from gateway.store.store import Store, open_store
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get(
     "MENWEI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
