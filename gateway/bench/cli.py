@@ -19,7 +19,7 @@ from gateway.bench import measure
 from gateway.bench.coldstart import ColdStartError, cold_start
 from gateway.bench.frames import BenchDataError, compose, usable_photos
 from gateway.bench.stats import peak_rss_mib
-from gateway.eval.context import EvalContext, SetupError, load_context
+from gateway.eval.context import EvalContext, SetupError, default_faces_dir, load_context
 
 # Targets from issue #2: measured value name -> upper limit (ms, s or MiB as the name says).
 TARGETS = {
@@ -28,11 +28,6 @@ TARGETS = {
     "cold_start_s": 3.0,
     "rss_with_10k_templates_mib": 400.0,
 }
-
-
-def default_faces_dir() -> Path:
-    repo = Path(__file__).resolve().parents[2]
-    return Path(os.environ.get("MENWEI_SHARED", repo.parent / "shared")) / "faces"
 
 
 def run_bench(

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.eval.context import SetupError, load_context, require_dir, require_file
+from gateway.eval.context import (
+    SetupError,
+    default_faces_dir,
+    load_context,
+    require_dir,
+    require_file,
+)
 from gateway.eval.datasets import DatasetError, read_identities, read_liveness_manifest, read_pairs
-
-
-def default_faces_dir() -> Path:
-    """The shared faces folder: $MENWEI_SHARED/faces, default <repo>/../shared/faces."""
-    repo = Path(__file__).resolve().parents[2]
-    return Path(os.environ.get("MENWEI_SHARED", repo.parent / "shared")) / "faces"
 
 
 def _emit(data: dict[str, Any], text: str, as_json: bool) -> None:

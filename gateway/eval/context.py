@@ -3,6 +3,7 @@ with set-up failures turned into one clear message instead of a traceback."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,3 +56,9 @@ def require_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise SetupError(f"{what} {path} not found")
     return path
+
+
+def default_faces_dir() -> Path:
+    """The shared faces folder: $MENWEI_SHARED/faces, default <repo>/../shared/faces."""
+    repo = Path(__file__).resolve().parents[2]
+    return Path(os.environ.get("MENWEI_SHARED", repo.parent / "shared")) / "faces"

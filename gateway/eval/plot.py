@@ -24,7 +24,7 @@ def plot_roc(
     axes.step(np.maximum(far, floor), tar, where="post")
     axes.set_xscale("log")
     axes.set_xlim(floor, 1.0)
-    lowest = float(tar[1]) if tar.size > 1 else 0.0  # TAR at zero false accepts
+    lowest = float(tar[far == 0].max())  # TAR at zero false accepts
     axes.set_ylim(max(0.0, np.floor(lowest * 20) / 20 - 0.05), 1.005)
     axes.set_xlabel(f"false accept rate (floor {floor:.1e}: zero false accepts)")
     axes.set_ylabel("true accept rate")
