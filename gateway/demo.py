@@ -1,42 +1,32 @@
 """`menwei demo`: the gateway's main job on built-in defaults, end to end, on this machine.
 
-It installs the default model pack (from the mirror in MENWEI_MODELS_MIRROR, else the official
-URLs), enrols the people found in an enrolment folder (one sub-folder per person), plays a video
-through the recogniser, drives the simulated door on every grant and prints each decision as it
-happens. Ctrl-C ends it early; a summary is printed either way. The defaults use the shared sample
-data: the stage clip of face_recognition's examples and the two enrolment photos that go with it.
+It installs the default model pack (from MENWEI_MODELS_MIRROR, else the official URLs), creates a
+fresh SQLite store under var/demo with a generated template key, enrols the people of an
+enrolment folder (one sub-folder of photos per person; consent recorded as "demo", a card issued
+to each so face is never their only credential), then runs the real AccessService: the video as
+the camera, the simulated door, every decision printed as it happens. It ends when the video ends
+or on Ctrl-C, with a summary. The defaults use the shared sample data: face_recognition's stage
+clip and the enrolment photos that go with it.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
+import secrets
+import shutil
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
-from firmware_bridge.backends import create_door_io
-from firmware_bridge.door import DoorController
-from firmware_bridge.safety import door_session
+from gateway.access.policy import AccessDecision
 from gateway.config import ConfigError, GatewayConfig, load_config
-from gateway.gallery import Gallery
 from gateway.modelhub import load_manifest
 from gateway.modelhub.fetch import fetch_pack, mirror_folder
-from gateway.vision.decision import Verdict
-from gateway.vision.errors import ImageDecodeError
-from gateway.vision.factory import effective_thresholds, load_pipeline
-from gateway.vision.image_io import read_image
-from gateway.vision.pipeline import FacePipeline
-from gateway.vision.recogniser import FaceResult, Recogniser, rule_from_config
 
-LOG = logging.getLogger("menwei.demo")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+DEMO_DIR = Path("var/demo")
 
 
 def _shared() -> Path:
@@ -45,7 +35,7 @@ def _shared() -> Path:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="run the recognition demo with the simulated door")
+    parser = subparsers.add_parser("demo", help="run the gateway on a sample video, sim door")
     faces = _shared() / "faces"
     parser.add_argument("--config", type=Path, help="TOML config (default: built-in defaults)")
     parser.add_argument(
@@ -57,33 +47,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--video",
         default=str(faces / "videos/short_hamilton_clip.mp4"),
-        help="video file, image folder, or camera index",
+        help="video file, image folder, rtsp URL or camera index",
     )
-    parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
+    parser.add_argument(
+        "--seconds", type=float, default=0.0, help="stop after this long (0: when the video ends)"
+    )
     parser.set_defaults(func=run_demo)
-
-
-@dataclass
-class DemoSummary:
-    frames: int = 0
-    faces: int = 0
-    verdicts: Counter[str] = field(default_factory=Counter)
-    grants: list[str] = field(default_factory=list)
-    frame_ms: list[float] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        lines = [
-            f"frames {self.frames}, faces {self.faces}, grants {len(self.grants)} "
-            f"({', '.join(self.grants) or 'none'})",
-            "track verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(self.verdicts.items())),
-        ]
-        if self.frame_ms:
-            p50, p95 = np.percentile(self.frame_ms, [50, 95])
-            lines.append(
-                f"frame latency p50 {p50:.1f} ms, p95 {p95:.1f} ms "
-                f"({1000 / max(p50, 1e-3):.1f} fps at p50)"
-            )
-        return lines
 
 
 def ensure_models(config: GatewayConfig) -> None:
@@ -97,107 +66,145 @@ def ensure_models(config: GatewayConfig) -> None:
             raise SystemExit(f"cannot install model {result.model_id}: {result.origin}")
 
 
-def enrol_folder(pipeline: FacePipeline, folder: Path) -> Gallery:
-    """One template per usable photo; photos with no or a poor face are reported and skipped."""
-    gallery = Gallery(pipeline.model_id, pipeline.embedder.dimension)
-    for person_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        for photo in sorted(person_dir.iterdir()):
-            if photo.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                frame = read_image(photo)
-            except ImageDecodeError as error:
-                print(f"enrol skip {photo.name}: {error}")
-                continue
-            analyses = pipeline.analyse(frame, max_faces=1, check_liveness=False)
-            if not analyses or not analyses[0].usable or analyses[0].embedding is None:
-                reasons = analyses[0].quality.reasons if analyses and analyses[0].quality else []
-                print(
-                    f"enrol skip {person_dir.name}/{photo.name}: "
-                    f"{'no face' if not analyses else [str(r) for r in reasons]}"
+def demo_config(args: argparse.Namespace) -> GatewayConfig:
+    config = load_config(args.config)
+    if args.config is None:
+        if DEMO_DIR.exists():
+            shutil.rmtree(DEMO_DIR)
+        DEMO_DIR.mkdir(parents=True)
+        key = DEMO_DIR / "template.key"
+        key.write_text(secrets.token_hex(32))
+        key.chmod(0o600)
+        config.store.url = f"sqlite:///{DEMO_DIR / 'menwei.db'}"
+        config.store.key_file = key
+        config.store.backup_dir = DEMO_DIR / "backups"
+    video = str(args.video)
+    config.camera.source = video
+    config.camera.kind = "folder" if Path(video).is_dir() else "auto"
+    config.camera.paced = True
+    return config
+
+
+def enrol_folder(config: GatewayConfig, folder: Path) -> int:
+    """Enrol every person folder: person, unit, card, consent, one template per usable photo."""
+    from gateway.runtime.bootstrap import ensure_door
+    from gateway.store.base import Role
+    from gateway.store.credentials import add_card, record_consent, store_face_template
+    from gateway.store.people import add_person
+    from gateway.store.places import add_unit
+    from gateway.store.schema_people import Door
+    from gateway.store.store import open_store
+    from gateway.vision.errors import ImageDecodeError
+    from gateway.vision.factory import load_pipeline
+    from gateway.vision.image_io import read_image
+
+    pipeline, _ = load_pipeline(config)
+    store = open_store(config.store)
+    enrolled = 0
+    now = datetime.now(UTC)
+    try:
+        with store.sessions.writing() as session:
+            door = session.get(Door, ensure_door(session, config.site))
+            assert door is not None
+            for number, person_dir in enumerate(
+                sorted(p for p in folder.iterdir() if p.is_dir()), start=1
+            ):
+                unit = add_unit(session, door.building_id, "1", f"{100 + number}")
+                person = add_person(
+                    session,
+                    external_id=person_dir.name,
+                    display_name=person_dir.name,
+                    role=Role.OWNER,
+                    unit_id=unit.id,
+                    valid_from=now - timedelta(days=1),
                 )
-                continue
-            gallery.add(person_dir.name, analyses[0].embedding, pipeline.model_id)
-    print(f"enrolled {len(gallery.identities)} people, {len(gallery)} templates")
-    return gallery
+                add_card(session, person.id, 100, 1000 + number)
+                record_consent(
+                    session, person.id, text_version="demo-v1", taken_by="menwei demo", taken_at=now
+                )
+                templates = 0
+                for photo in sorted(person_dir.iterdir()):
+                    if photo.suffix.lower() not in IMAGE_SUFFIXES:
+                        continue
+                    try:
+                        faces = pipeline.analyse(
+                            read_image(photo), max_faces=1, check_liveness=False
+                        )
+                    except ImageDecodeError as error:
+                        print(f"  skip {photo.name}: {error}")
+                        continue
+                    if not faces or faces[0].embedding is None:
+                        reasons = faces[0].quality.reasons if faces and faces[0].quality else []
+                        print(
+                            f"  skip {person_dir.name}/{photo.name}: "
+                            f"{[str(r) for r in reasons] or 'no face'}"
+                        )
+                        continue
+                    store_face_template(
+                        session, store.cipher, person.id, faces[0].embedding, pipeline.model_id
+                    )
+                    templates += 1
+                print(
+                    f"enrolled {person_dir.name} (person {person.id}, card 100/"
+                    f"{1000 + number}, {templates} face templates)"
+                )
+                enrolled += 1
+    finally:
+        store.close()
+    return enrolled
 
 
-def _open_source(source: str) -> cv2.VideoCapture:
-    capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
-    if not capture.isOpened():
-        raise SystemExit(f"cannot open video source {source!r}")
-    return capture
-
-
-def _describe(result: FaceResult) -> str:
-    decision = result.decision
-    match = result.match
-    if match:
-        who = f"{match.identity} score {match.score:.3f} margin {match.margin:.3f}"
-    else:
-        who = f"{decision.identity or '-'}, no usable face this frame"
-    live = result.analysis.liveness
-    live_text = f" liveness {live.score:.2f}" if live else ""
-    return f"track {result.track_id}: {decision.verdict} ({who}{live_text}) {decision.reason}"
+def _print_decision(decision: AccessDecision) -> None:
+    verdict = "GRANT" if decision.granted else "deny "
+    score = f" score {decision.score:.3f}" if decision.score is not None else ""
+    print(
+        f"{datetime.now():%H:%M:%S} {verdict} {decision.method:<5} person="
+        f"{decision.person_id} reason={decision.reason}{score}"
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
+        config = demo_config(args)
     except ConfigError as error:
         print(error)
         return 2
-    ensure_models(config)
-    pipeline, models = load_pipeline(config)
-    resident_threshold, watch_threshold = effective_thresholds(models, config.vision)
     if not args.enrol.is_dir():
         print(f"enrolment folder {args.enrol} not found (set MENWEI_SHARED or pass --enrol)")
         return 2
-    gallery = enrol_folder(pipeline, args.enrol)
-    recogniser = Recogniser(
-        pipeline,
-        gallery,
-        None,
-        rule_from_config(config.vision, resident_threshold),
-        watch_threshold,
-    )
-    summary = DemoSummary()
-    last_verdict: dict[int, Verdict] = {}
-    capture = _open_source(args.video)
-    io = create_door_io(config.door)
-    with door_session(io, config.door):
-        door = DoorController(io, config.door)
-        door.arm()
-        try:
-            while not args.max_frames or summary.frames < args.max_frames:
-                ok, frame = capture.read()
-                if not ok:
+    ensure_models(config)
+    enrol_folder(config, args.enrol)
+    from gateway.runtime.service import AccessService
+
+    service = AccessService(config, on_decision=_print_decision)
+    started = time.monotonic()
+    try:
+        with service:
+            camera = service.camera
+            assert camera is not None
+            while not args.seconds or time.monotonic() - started < args.seconds:
+                if str(camera.status().capture.state) in ("ended", "failed"):
+                    time.sleep(1.0)  # let the last frames be decided
                     break
-                start = time.perf_counter()
-                results = recogniser.process(np.asarray(frame, np.uint8))
-                summary.frame_ms.append((time.perf_counter() - start) * 1000)
-                summary.frames += 1
-                summary.faces += len(results)
-                for result in results:
-                    verdict = result.decision.verdict
-                    if last_verdict.get(result.track_id) != verdict:
-                        last_verdict[result.track_id] = verdict
-                        print(f"frame {summary.frames:4d} {_describe(result)}")
-                    if result.newly_granted and result.decision.identity:
-                        expires = time.monotonic_ns() + 2_000_000_000
-                        door.grant(f"face:{result.decision.identity}", expires)
-                        summary.grants.append(result.decision.identity)
-                        print(
-                            f"frame {summary.frames:4d} DOOR released for "
-                            f"{result.decision.identity} (state {door.state})"
-                        )
-                for notice in door.step(0.0):
-                    LOG.debug("door: %s", notice)
-        except KeyboardInterrupt:
-            print("interrupted")
-        finally:
-            capture.release()
-    summary.verdicts.update(str(v) for v in last_verdict.values())
-    for line in summary.lines():
-        print(line)
+                time.sleep(0.2)
+            _summary(service)
+    except KeyboardInterrupt:
+        print("interrupted")
     return 0
+
+
+def _summary(service: Any) -> None:
+    loop = service.vision_loop
+    stats = loop.stats
+    capture = service.camera.status().capture
+    print(
+        f"ready after {service.ready_after_s:.2f} s; frames analysed {stats.frames} "
+        f"(dropped while busy: {capture.frames_dropped}), faces {stats.faces}"
+    )
+    p50, p95 = stats.percentile(stats.latency_ms, 50), stats.percentile(stats.latency_ms, 95)
+    if p50 is not None and p95 is not None:
+        print(f"frame latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    g50 = stats.percentile(stats.grant_latency_ms, 50)
+    if g50 is not None:
+        print(f"grant latency from first good frame: p50 {g50:.0f} ms")
+    print(f"decisions: {service.policy.counters}; alerts not stored: {service.alerts.failures}")

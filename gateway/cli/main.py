@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "gateway.eval.cli",
     "gateway.bench.cli",
     "firmware_bridge.cli",
+    "gateway.runtime.cli",
     "gateway.demo",
 )
 

@@ -26,6 +26,16 @@ class Section(BaseModel):
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+class AddressConfig(Section):
+    """The site's standard Chinese address (as the station's platform registers it)."""
+
+    province: str = Field("北京市", max_length=64, description="Province (省/直辖市).")
+    city: str = Field("北京市", max_length=64, description="City (市).")
+    district: str = Field("东城区", max_length=64, description="District (区/县).")
+    street: str = Field("示例街道", max_length=128, description="Street office (街道).")
+    community: str = Field("示例社区", max_length=128, description="Community (社区).")
+
+
 class SiteConfig(Section):
     """Which building and door this gateway serves; the ids appear in every event it reports."""
 
@@ -44,6 +54,23 @@ class SiteConfig(Section):
         description="This gateway's identifier within the site (topic-safe).",
     )
     name: str = Field("Demo building", max_length=200, description="Human-readable site name.")
+    building: str = Field(
+        "1", min_length=1, max_length=32, description="Building number (楼栋号) of the door."
+    )
+    door_code: str = Field(
+        "main",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Code of the door this gateway controls, unique per site.",
+    )
+    timezone: str = Field(
+        "Asia/Shanghai",
+        min_length=3,
+        max_length=64,
+        description="IANA time zone for schedules and visitor-code windows.",
+    )
+    address: AddressConfig = Field(default_factory=AddressConfig)
 
 
 class ModelsConfig(Section):

@@ -52,11 +52,12 @@ class DecisionRule:
         if math.isnan(self.similarity_threshold):
             raise ValueError("similarity threshold is not calibrated")
 
+    def is_match_score(self, score: float, margin: float) -> bool:
+        return score >= self.similarity_threshold and margin >= self.min_margin
+
     def is_match(self, evidence: FrameEvidence) -> bool:
-        return (
-            evidence.identity is not None
-            and evidence.score >= self.similarity_threshold
-            and evidence.margin >= self.min_margin
+        return evidence.identity is not None and self.is_match_score(
+            evidence.score, evidence.margin
         )
 
 

@@ -1,0 +1,54 @@
+"""`menwei run --config FILE`: run the access service until SIGTERM or Ctrl-C.
+
+The relay is de-energised however the process ends (door_session turns SIGTERM into SystemExit
+in the main thread). If a worker thread dies, the process exits non-zero so systemd restarts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.config import ConfigError, load_config
+
+LOG = logging.getLogger("menwei.run")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("run", help="run the gateway beside the door")
+    parser.add_argument("--config", type=Path, help="TOML config file (default: built-ins)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateway.runtime.service import AccessService  # heavy: models, OpenCV
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error)
+        return 2
+    service = AccessService(
+        config,
+        on_decision=lambda d: LOG.info(
+            "decision %s %s %s person=%s",
+            d.method,
+            "GRANT" if d.granted else "DENY",
+            d.reason,
+            d.person_id,
+        ),
+    )
+    try:
+        with service:
+            while service.alive():
+                time.sleep(1.0)
+            LOG.error("a worker thread stopped: exiting so the supervisor restarts menwei")
+            return 1
+    except KeyboardInterrupt:
+        LOG.info("interrupted: stopping")
+    except SystemExit:
+        LOG.info("SIGTERM: stopped with the relay de-energised")
+    return 0

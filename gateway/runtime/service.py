@@ -1,0 +1,198 @@
+"""AccessService: the one place the running gateway is wired, with an explicit start/stop.
+
+start(): open the store (migrating it), find the door, load and verify models, load the resident
+and watch-list galleries, start the door in its safe state, then the door thread, the camera and
+the vision thread. stop() undoes it in reverse; the door session guarantees the relay is
+de-energised at stop and on any exception. Hardware and camera can be injected (tests, demo).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from firmware_bridge.backends import create_door_io
+from firmware_bridge.door import DoorController
+from firmware_bridge.io import DoorIO
+from firmware_bridge.safety import door_session
+from gateway.access.alerts import AlertRecorder
+from gateway.access.keypad import KeypadEntry
+from gateway.access.loiter import LoiterDetector
+from gateway.access.policy import AccessDecision, AccessPolicy
+from gateway.access.tailgate import TailgateDetector
+from gateway.camera.health import HealthEvent
+from gateway.camera.runtime import Camera
+from gateway.camera.source import FrameSource
+from gateway.config.model import GatewayConfig
+from gateway.gallery import Gallery
+from gateway.runtime.bootstrap import ensure_door
+from gateway.runtime.door_loop import DoorLoop
+from gateway.runtime.vision_loop import VisionLoop
+from gateway.store.gallery_load import fill_gallery, load_gallery_rows
+from gateway.store.store import Store, open_store
+from gateway.store.watchlist import load_watchlist
+from gateway.vision.factory import effective_thresholds, load_pipeline
+from gateway.vision.pipeline import FacePipeline
+from gateway.vision.recogniser import Recogniser, rule_from_config
+
+LOG = logging.getLogger(__name__)
+DecisionListener = Callable[[AccessDecision], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class GalleryCounts:
+    residents: int
+    templates: int
+    watchlist: int
+    refused_other_model: int
+
+
+class AccessService:
+    """The gateway's main job, beside one door."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        camera_source: FrameSource | None = None,
+        door_io: DoorIO | None = None,
+        on_decision: DecisionListener | None = None,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.config = config
+        self._camera_source = camera_source
+        self._door_io = door_io
+        self._on_decision = on_decision
+        self.now = now
+        self._stack = ExitStack()
+        self.started_at: float | None = None
+        self.ready_after_s: float | None = None
+        self.store: Store | None = None
+        self.door_id = 0
+        self.pipeline: FacePipeline | None = None
+        self.door_loop: DoorLoop | None = None
+        self.vision_loop: VisionLoop | None = None
+        self.camera: Camera | None = None
+        self.alerts: AlertRecorder | None = None
+        self.policy: AccessPolicy | None = None
+        self.recogniser: Recogniser | None = None
+        self.gallery_counts: GalleryCounts | None = None
+
+    def __enter__(self) -> AccessService:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        begin = time.monotonic()
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        self.started_at = begin
+        self.ready_after_s = time.monotonic() - begin
+        LOG.info("menwei ready in %.2f s", self.ready_after_s)
+
+    def _start(self) -> None:
+        config = self.config
+        store = open_store(config.store)
+        self._stack.callback(store.close)
+        self.store = store
+        with store.sessions.writing() as session:
+            self.door_id = ensure_door(session, config.site)
+        pipeline, models = load_pipeline(config)
+        self.pipeline = pipeline
+        resident_threshold, watch_threshold = effective_thresholds(models, config.vision)
+        residents, watchlist = self._load_galleries(store, pipeline)
+        self.recogniser = Recogniser(
+            pipeline,
+            residents,
+            watchlist,
+            rule_from_config(config.vision, resident_threshold),
+            watch_threshold,
+        )
+        common: dict[str, Any] = {
+            "gateway_id": config.site.gateway_id,
+            "door_id": self.door_id,
+            "now": self.now,
+        }
+        self.policy = AccessPolicy(store, **common)
+        self.alerts = AlertRecorder(store, **common)
+
+        io = self._door_io or create_door_io(config.door)
+        self._stack.enter_context(door_session(io, config.door))
+        controller = DoorController(io, config.door)
+        controller.arm()
+        keypad = KeypadEntry(config.access.keypad, time.monotonic)
+        self.door_loop = DoorLoop(
+            controller, self.policy, keypad, self.alerts, time.monotonic_ns, self._on_decision
+        )
+        self.door_loop.start()
+        self._stack.callback(self.door_loop.stop)
+
+        health_events: queue.SimpleQueue[HealthEvent] = queue.SimpleQueue()
+        self.camera = Camera(
+            config.camera, on_health_event=health_events.put, source=self._camera_source
+        )
+        self.vision_loop = VisionLoop(
+            self.camera,
+            self.recogniser,
+            self.policy,
+            self.door_loop,
+            self.alerts,
+            LoiterDetector(config.access.loiter, time.monotonic),
+            TailgateDetector(config.access.tailgate, time.monotonic),
+            self._on_decision,
+            health_events,
+        )
+        self.camera.start()
+        self._stack.callback(self.camera.stop)
+        self.vision_loop.start()
+        self._stack.callback(self.vision_loop.stop)
+
+    def _load_galleries(self, store: Store, pipeline: FacePipeline) -> tuple[Gallery, Gallery]:
+        model_id, dimension = pipeline.model_id, pipeline.embedder.dimension
+        residents = Gallery(model_id, dimension)
+        watchlist = Gallery(model_id, dimension)
+        with store.sessions.reading() as session:
+            load = load_gallery_rows(session, store.cipher, model_id, dimension, self.now())
+            watch = load_watchlist(session, store.cipher, model_id, dimension)
+        fill_gallery(residents, load)
+        for external_id, _category, vector in watch.rows:
+            watchlist.add(external_id, vector, model_id)
+        refused = load.refused_other_model + sum(watch.refused_by_model.values())
+        if refused:
+            LOG.error(
+                "%d templates were made by another model than %s and are NOT loaded: "
+                "re-enrol those people",
+                refused,
+                model_id,
+            )
+        self.gallery_counts = GalleryCounts(
+            len(residents.identities), len(residents), len(watchlist), refused
+        )
+        LOG.info("gallery: %s", self.gallery_counts)
+        return residents, watchlist
+
+    def stop(self) -> None:
+        """Stop everything in reverse order; the relay ends de-energised."""
+        self._stack.close()
+
+    def alive(self) -> bool:
+        """True while the vision and door threads are running (for the systemd watchdog)."""
+        vision_ok = self.vision_loop is not None and self.vision_loop.running
+        door_ok = self.door_loop is not None and self.door_loop.running
+        return vision_ok and door_ok

@@ -1,0 +1,144 @@
+"""End-to-end fixtures: a real store, the real default models, a folder camera and the sim door."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware_bridge.backends.sim import SimDoorIO
+from gateway.access.policy import AccessDecision
+from gateway.config import GatewayConfig, parse_config
+from gateway.runtime.bootstrap import ensure_door
+from gateway.runtime.service import AccessService
+from gateway.store.base import Role
+from gateway.store.credentials import add_card, record_consent, store_face_template
+from gateway.store.people import add_person
+from gateway.store.places import add_unit
+from gateway.store.schema_people import Door
+from gateway.store.store import open_store
+from gateway.vision.factory import build_pipeline, models_from_pack
+from gateway.vision.image_io import read_image
+from gateway.vision.pipeline import FacePipeline
+
+LIVE = "antispoof/frames_from_videos/live"
+SCREEN = "antispoof/frames_from_videos/spoof"
+
+
+def make_config(tmp_path: Path, models_dir: Path, camera_dir: Path, **extra: Any) -> GatewayConfig:
+    key = tmp_path / "template.key"
+    if not key.exists():
+        key.write_text(secrets.token_hex(32))
+    data: dict[str, Any] = {
+        "models": {"dir": str(models_dir)},
+        "store": {
+            "url": f"sqlite:///{tmp_path / 'menwei.db'}",
+            "key_file": str(key),
+            "backup_dir": str(tmp_path / "backups"),
+        },
+        "camera": {"source": str(camera_dir), "kind": "folder", "paced": True, "folder_fps": 4.0},
+        "door": {"backend": "sim"},
+    }
+    for section, values in extra.items():
+        data.setdefault(section, {}).update(values)
+    return parse_config(data, environ={})
+
+
+@pytest.fixture(scope="session")
+def e2e_pipeline(models_mirror: Path) -> FacePipeline:
+    from gateway.modelhub import resolve_pack
+
+    config = parse_config({"models": {"dir": str(models_mirror)}}, environ={})
+    return build_pipeline(models_from_pack(resolve_pack(config.models)), config.vision)
+
+
+def copy_frames(faces_dir: Path, folder: str, pattern: str, dest: Path, skip: int = 0) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted((faces_dir / folder).glob(pattern))[skip:]:
+        shutil.copy(path, dest / path.name)
+    return dest
+
+
+def enrol(
+    config: GatewayConfig,
+    pipeline: FacePipeline,
+    photo: Path,
+    *,
+    external_id: str,
+    role: Role = Role.OWNER,
+    valid_until: datetime | None = None,
+    card: tuple[int, int] | None = (12, 3456),
+) -> int:
+    """Person + unit + consent + card + face template, as the staff page would do it."""
+    store = open_store(config.store)
+    try:
+        with store.sessions.writing() as session:
+            door_id = ensure_door(session, config.site)
+            door = session.get(Door, door_id)
+            assert door is not None
+            unit = add_unit(session, door.building_id, "1", f"{external_id}-101")
+            now = datetime.now(UTC)
+            person = add_person(
+                session,
+                external_id=external_id,
+                display_name=external_id,
+                role=role,
+                unit_id=unit.id,
+                valid_from=now - timedelta(days=1),
+                valid_until=valid_until,
+            )
+            if card is not None:
+                add_card(session, person.id, *card)
+            record_consent(
+                session, person.id, taken_by="test-staff", text_version="v1", taken_at=now
+            )
+            [face] = pipeline.analyse(read_image(photo), max_faces=1, check_liveness=False)
+            assert face.embedding is not None
+            store_face_template(session, store.cipher, person.id, face.embedding, pipeline.model_id)
+            return person.id
+    finally:
+        store.close()
+
+
+class Running:
+    """A started AccessService plus what the test observes."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.decisions: list[AccessDecision] = []
+        self.io = SimDoorIO(config.door)
+        self.service = AccessService(config, door_io=self.io, on_decision=self.decisions.append)
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return condition()
+
+    def camera_done(self) -> bool:
+        camera = self.service.camera
+        assert camera is not None
+        return str(camera.status().capture.state) in ("ended", "failed")
+
+
+@pytest.fixture
+def run_service() -> Iterator[Callable[[GatewayConfig], Running]]:
+    started: list[Running] = []
+
+    def start(config: GatewayConfig) -> Running:
+        running = Running(config)
+        running.service.start()
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.service.stop()
+        assert not running.io.relay_energised, "relay left energised after stop"
