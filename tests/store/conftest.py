@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,22 +54,57 @@ def postgres_reachable() -> str | None:
     return _pg_problem[0] or None
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database, dropped after the test."""
+def _require_postgres() -> None:
     problem = postgres_reachable()
     if problem is not None:
         pytest.skip(f"POSTGRESQL NOT REACHABLE at {PG_ADMIN_URL}: {problem}")
+
+
+def _url_of(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@contextmanager
+def _database(template: str | None = None) -> Iterator[str]:
+    """Create a uniquely named database (optionally cloned from `template`); drop it after."""
     name = f"menwei_store_{uuid.uuid4().hex[:16]}"
     admin = _pg_admin_engine()
+    clause = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{clause}'))
     try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        yield name
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated to head once per session; per-test databases are cloned from it."""
+    _require_postgres()
+    folder = tmp_path_factory.mktemp("pg-template")
+    key = folder / "key"
+    generate_key_file(key)
+    with _database() as name:
+        open_store(store_config(_url_of(name), key, folder)).close()
+        yield name
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty, uniquely named PostgreSQL database, dropped after the test."""
+    _require_postgres()
+    with _database() as name:
+        yield _url_of(name)
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_template: str) -> Iterator[str]:
+    """A uniquely named PostgreSQL database already at head (cloned), dropped after the test."""
+    with _database(template=postgres_template) as name:
+        yield _url_of(name)
 
 
 @pytest.fixture
@@ -84,6 +120,15 @@ def store_config(url: str, key_file: Path, tmp_path: Path) -> StoreConfig:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database for `store`: a new SQLite file, or a PostgreSQL database cloned at head."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'menwei.db'}"
+    return str(request.getfixturevalue("migrated_postgres_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database (no schema) for the migration tests."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'menwei.db'}"
     return str(request.getfixturevalue("postgres_url"))

@@ -18,13 +18,19 @@ from gateway.store.store import Store, open_store
 from tests.store.conftest import store_config
 
 
-def test_fresh_store_is_at_head_and_matches_the_models(store: Store) -> None:
-    assert store.migration.from_revision is None
-    assert store.migration.to_revision == head_revision() == "0002"
-    assert store.migration.backup is None  # nothing to back up in an empty database
-    with store.engine.connect() as connection:
-        diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert diffs == []
+def test_fresh_store_is_at_head_and_matches_the_models(
+    empty_backend_url: str, key_file: Path, tmp_path: Path
+) -> None:
+    store = open_store(store_config(empty_backend_url, key_file, tmp_path))
+    try:
+        assert store.migration.from_revision is None
+        assert store.migration.to_revision == head_revision() == "0002"
+        assert store.migration.backup is None  # nothing to back up in an empty database
+        with store.engine.connect() as connection:
+            diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert diffs == []
+    finally:
+        store.close()
 
 
 def test_sqlite_pragmas_are_set(tmp_path: Path, key_file: Path) -> None:
@@ -60,8 +66,9 @@ def _upgrade_to(url: str, revision: str) -> None:
 
 
 def test_upgrade_backs_up_first_and_keeps_data(
-    backend_url: str, key_file: Path, tmp_path: Path
+    empty_backend_url: str, key_file: Path, tmp_path: Path
 ) -> None:
+    backend_url = empty_backend_url
     _upgrade_to(backend_url, "0001")
     from sqlalchemy import create_engine
 
