@@ -57,6 +57,44 @@ def add_person(
     return person
 
 
+def upsert_person(
+    session: Session,
+    *,
+    external_id: str,
+    display_name: str | None,
+    role: Role,
+    unit_id: int | None,
+    valid_from: datetime,
+    valid_until: datetime | None,
+    active: bool,
+) -> Person:
+    """Apply one person from a station delta: create, or update in place (erased stay erased)."""
+    person = session.scalars(select(Person).where(Person.external_id == external_id)).one_or_none()
+    if person is None:
+        return add_person(
+            session,
+            external_id=external_id,
+            display_name=display_name,
+            role=role,
+            unit_id=unit_id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            active=active,
+        )
+    if person.erased_at is not None:
+        raise ValueError(f"person {person.id} was erased; a new enrolment needs a new id")
+    if role is not Role.STAFF and unit_id is None:
+        raise ValueError(f"a {role.value} must belong to a unit")
+    person.display_name = display_name
+    person.role = role
+    person.unit_id = unit_id
+    person.valid_from = valid_from
+    person.valid_until = valid_until
+    person.active = active
+    session.flush()
+    return person
+
+
 def get_person(session: Session, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None:
