@@ -15,4 +15,5 @@ Modules, by what the access service needs:
                  recent_door_events, recent_denials
   alerts_audit   raise_alert, acknowledge_alert, open_alerts, append_audit (append-only)
   erasure        erase_person, erase_and_purge (pseudonymise history, zero freed pages)
+  key_rotation   rotate_template_key (re-seal templates under a new key id)
 """
