@@ -1,0 +1,1 @@
+"""Tests of the evaluation tools (menwei eval) and their metric maths."""
