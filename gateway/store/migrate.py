@@ -6,7 +6,6 @@ migration is actually about to change an existing schema; an empty new database 
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +108,7 @@ def _probe(engine: Engine, path: Path | None) -> str | None:
                 f"{path or engine.url} is read-only ({error.orig}): the gateway must be able to "
                 "write its database and the -wal/-shm files next to it"
             ) from error
-        if path is not None and isinstance(error.orig, sqlite3.OperationalError):
+        if path is not None and "unable to open" in str(error.orig):
             raise StoreReadOnly(f"cannot open {path} for writing: {error.orig}") from error
         raise
     except DatabaseError as error:

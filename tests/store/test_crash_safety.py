@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from gateway.store.migrate import integrity_problems
@@ -42,6 +43,7 @@ def run_and_kill(url: str, key_file: Path, door_id: int, rng: random.Random) -> 
     return [first.strip(), *(line for line in rest.splitlines() if line.strip())]
 
 
+@pytest.mark.slow
 def test_no_committed_event_is_lost_under_sigkill(sqlite_store: Store, key_file: Path) -> None:
     world = build_world(sqlite_store)
     url = sqlite_store.engine.url.render_as_string(hide_password=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, insert, text
 
 from gateway.store.base import Method, Verdict
@@ -67,6 +68,7 @@ def insert_events(store: Store, world: World) -> list[int]:
     return doors
 
 
+@pytest.mark.slow
 def test_decision_queries_use_indexes_with_50k_events(store: Store, world: World) -> None:
     insert_events(store, world)
     since = T0 - timedelta(minutes=10)
@@ -84,6 +86,7 @@ def test_decision_queries_use_indexes_with_50k_events(store: Store, world: World
             assert '"Seq Scan"' not in plan, plan
 
 
+@pytest.mark.slow
 def test_100k_pending_outbox_rows_in_batches(store: Store) -> None:
     started = time.perf_counter()
     for batch in range(20):
