@@ -73,7 +73,12 @@ def _identify(args: argparse.Namespace) -> int:
     root = require_dir(args.root or faces, "image root")
     context = load_context(args.config)
     report = run_identify(
-        context, images, root, threshold=args.threshold, cache=args.embeddings_cache
+        context,
+        images,
+        root,
+        threshold=args.threshold,
+        cache=args.embeddings_cache,
+        templates_per_person=args.templates,
     )
     _emit(report.to_json(), format_identify(report), args.json)
     return 0
@@ -139,6 +144,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="similarity threshold for the decision-rule replay "
         "(default: the configured/calibrated one, else the FPIR 1%% one)",
+    )
+    identify.add_argument(
+        "--templates",
+        type=int,
+        default=1,
+        help="gallery templates per enrolled person (first K images, leaving one probe)",
     )
     common(identify)
     cached(identify)

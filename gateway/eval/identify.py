@@ -3,9 +3,11 @@
 Split (deterministic, independent of file order): people with at least two images go to the
 enrolled or the never-enrolled side by the parity of the first byte of sha256(name); people with a
 single image cannot be both enrolled and probed, so they are never-enrolled too. An enrolled
-person's first image (sorted by path) is the gallery template and the rest are mated probes; every
-image of a never-enrolled person is a non-mated probe. An image without a usable face is a failed
-search: a miss for a mated probe, a correct rejection for a non-mated one (both counted).
+person's first image (sorted by path) is the gallery template (with `templates_per_person` K, the
+first K images, always leaving at least one probe) and the rest are mated probes; every image of a
+never-enrolled person is a non-mated probe, so K does not change the non-mated set. An image
+without a usable face is a failed search: a miss for a mated probe, a correct rejection for a
+non-mated one (both counted).
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ class IdentifySplit:
     non_mated: tuple[LabelledImage, ...]
 
 
-def split_identities(images: list[LabelledImage]) -> IdentifySplit:
+def split_identities(images: list[LabelledImage], templates_per_person: int = 1) -> IdentifySplit:
     """Apply the split described in the module docstring."""
+    if templates_per_person < 1:
+        raise ValueError("templates_per_person must be at least 1")
     by_person: dict[str, list[LabelledImage]] = defaultdict(list)
     for image in images:
         by_person[image.label].append(image)
@@ -57,8 +61,9 @@ def split_identities(images: list[LabelledImage]) -> IdentifySplit:
     for name in sorted(by_person):
         person = sorted(by_person[name], key=lambda image: image.path)
         if len(person) >= 2 and is_enrolled(name):
-            templates.append(person[0])
-            mated.extend(person[1:])
+            count = min(templates_per_person, len(person) - 1)
+            templates.extend(person[:count])
+            mated.extend(person[count:])
         else:
             non_mated.extend(person)
     return IdentifySplit(tuple(templates), tuple(mated), tuple(non_mated))
@@ -104,7 +109,8 @@ class IdentifyReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "model_id": self.model_id,
-            "enrolled_identities": len(self.split.templates),
+            "enrolled_identities": len({t.label for t in self.split.templates}),
+            "templates": len(self.split.templates),
             "mated_probes": len(self.split.mated),
             "non_mated_probes": len(self.split.non_mated),
             "template_no_face": self.template_no_face,
@@ -190,10 +196,11 @@ def run_identify(
     root: Path,
     threshold: float | None = None,
     cache: Path | None = None,
+    templates_per_person: int = 1,
 ) -> IdentifyReport:
     """Embed, enrol, search every probe, compute FNIR@FPIR and replay the decision rule."""
     pipeline = context.pipeline
-    split = split_identities(images)
+    split = split_identities(images, templates_per_person)
     if not split.templates or not split.mated or not split.non_mated:
         raise DatasetError("the identities CSV gives no enrolled, mated or non-mated probes")
     embedded = embed_with_cache(pipeline, root, [image.path for image in images], cache)
@@ -244,7 +251,8 @@ def format_identify(report: IdentifyReport) -> str:
     data = report.to_json()
     rule = data["decision_rule"]
     lines = [
-        f"model {data['model_id']}: {data['enrolled_identities']} enrolled people, "
+        f"model {data['model_id']}: {data['enrolled_identities']} enrolled people "
+        f"({data['templates']} templates), "
         f"{data['mated_probes']} mated probes, {data['non_mated_probes']} non-mated probes "
         f"(no face: {data['template_no_face']} templates, {data['probe_no_face']} probes)",
         f"rank-1 accuracy {data['rank1_accuracy']:.4f}",

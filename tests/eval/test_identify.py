@@ -94,3 +94,15 @@ def test_identify_cli_on_a_subset(models_mirror: Path, faces_dir: Path, tmp_path
     assert strict["decision_rule"]["threshold_source"] == "--threshold"
     assert strict["false_grants"] == 0
     assert strict["verdicts"] == {"unknown": strict["mated_probes"] + strict["non_mated_probes"]}
+
+
+def test_several_templates_keep_a_probe_and_the_non_mated_set() -> None:
+    names = [f"Person_{i}" for i in range(40)]
+    images = people({name: 1 + i % 5 for i, name in enumerate(names)})
+    one, three = split_identities(images), split_identities(images, templates_per_person=3)
+    assert three.non_mated == one.non_mated
+    assert {t.label for t in three.templates} == {t.label for t in one.templates}
+    assert {p.label for p in three.mated} == {t.label for t in three.templates}  # >= 1 probe each
+    assert len(three.templates) > len(one.templates)
+    with pytest.raises(ValueError):
+        split_identities(images, templates_per_person=0)
