@@ -100,6 +100,13 @@ def _liveness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def register(subparsers: Any) -> None:
     """Add `eval` and its subcommands to the menwei command tree."""
     parser = subparsers.add_parser("eval", help="measure accuracy on labelled photos")
@@ -147,7 +154,7 @@ def register(subparsers: Any) -> None:
     )
     identify.add_argument(
         "--templates",
-        type=int,
+        type=_positive_int,
         default=1,
         help="gallery templates per enrolled person (first K images, leaving one probe)",
     )
