@@ -1,0 +1,95 @@
+"""What the staff page needs from the running gateway, passed in explicitly (no globals).
+
+`ProvisioningDeps` is built once by whoever mounts the page (`menwei run`, the tests) and handed
+to `create_app`. The gateway's live state reaches the page only through the two callables:
+`status_provider` (door state, health checks) and `frame_provider` (the latest camera frame and
+the faces the vision loop drew on it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gateway.config.model import GatewayConfig
+from gateway.store.store import Store
+from gateway.vision.factory import PipelineModels
+from gateway.vision.image_io import BGRImage
+from gateway.vision.pipeline import FacePipeline
+from provisioning.config import ProvisioningConfig
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One line of the health panel: a component, whether it is fine, and a short detail."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    """What the dashboard shows about the running door."""
+
+    door_state: str
+    checks: tuple[HealthCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A face the vision loop found in the live frame: box (x, y, w, h) and its label."""
+
+    box: tuple[float, float, float, float]
+    label: str
+    granted: bool = False
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """The newest camera frame and the faces drawn on it."""
+
+    image: BGRImage
+    faces: tuple[FaceBox, ...] = ()
+
+
+StatusProvider = Callable[[], GatewayStatus]
+FrameProvider = Callable[[], LiveFrame | None]
+ConfigSaver = Callable[[GatewayConfig], None]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_status() -> GatewayStatus:
+    return GatewayStatus("unknown", (HealthCheck("access service", False, "not connected"),))
+
+
+def _no_frame() -> LiveFrame | None:
+    return None
+
+
+def _refuse_save(_config: GatewayConfig) -> None:
+    raise RuntimeError("this gateway was started without a writable configuration file")
+
+
+@dataclass
+class ProvisioningDeps:
+    """Everything `create_app` uses; the app reads nothing else from its process."""
+
+    store: Store
+    gateway_config: GatewayConfig
+    settings: ProvisioningConfig
+    pipeline: FacePipeline | None = None
+    models: PipelineModels | None = None
+    similarity_threshold: float = 0.5
+    door_id: int | None = None
+    status_provider: StatusProvider = _no_status
+    frame_provider: FrameProvider = _no_frame
+    save_config: ConfigSaver = _refuse_save
+    clock: Clock = utc_now
+    announce: Callable[[str], None] = field(default=logging.getLogger("menwei.setup").warning)

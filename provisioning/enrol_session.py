@@ -1,0 +1,83 @@
+"""Enrolment candidates between "analyse" and "save": in memory only, bound to the staff account.
+
+The photos themselves are never kept here, only what was learned from them (embedding, quality,
+duplicate hit) plus the JPEG bytes when the admin enabled keeping photos. Candidates expire after
+a few minutes and are dropped once used, so nothing biometric lingers.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+TTL_S = 600.0
+
+
+@dataclass
+class PhotoResult:
+    """One analysed photo: what the page shows and, when usable, the embedding to save."""
+
+    name: str
+    faces: int
+    usable: bool
+    messages: list[str]
+    measures: dict[str, str]
+    embedding: npt.NDArray[np.float32] | None = None
+    duplicate_of: str | None = None
+    duplicate_score: float | None = None
+    photo: bytes | None = None
+
+
+@dataclass
+class Candidate:
+    account_id: int
+    person_id: int
+    consent_at: float
+    photos: list[PhotoResult]
+    created: float = field(default_factory=time.monotonic)
+
+    @property
+    def has_duplicate(self) -> bool:
+        return any(p.duplicate_of for p in self.photos if p.usable)
+
+
+class PendingEnrolments:
+    """Thread-safe map of candidate id -> Candidate, with expiry."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, Candidate] = {}
+
+    def put(self, candidate: Candidate) -> str:
+        key = secrets.token_urlsafe(16)
+        with self._lock:
+            self._expire()
+            self._items[key] = candidate
+        return key
+
+    def take(self, key: str, account_id: int, person_id: int) -> Candidate | None:
+        """Remove and return the candidate when it belongs to this account and person."""
+        with self._lock:
+            self._expire()
+            candidate = self._items.get(key)
+            if candidate is None or (candidate.account_id, candidate.person_id) != (
+                account_id,
+                person_id,
+            ):
+                return None
+            return self._items.pop(key)
+
+    def peek(self, key: str, account_id: int) -> Candidate | None:
+        with self._lock:
+            candidate = self._items.get(key)
+            return candidate if candidate and candidate.account_id == account_id else None
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, c in self._items.items() if now - c.created > TTL_S]:
+            del self._items[key]

@@ -1,0 +1,366 @@
+"""The JSON API for integrators (OpenAPI at /api/openapi.json), behind the same session auth:
+log in with POST /api/v1/session, then send the cookie and the returned X-CSRF-Token header."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from gateway.store.alerts_audit import acknowledge_alert
+from gateway.store.base import Method, Verdict
+from gateway.store.erasure import erase_and_purge
+from gateway.store.errors import NotFound
+from gateway.store.people import get_person
+from gateway.store.places import door_site
+from gateway.store.schema_credentials import WatchlistEntry
+from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
+from provisioning.events_query import EventFilter, find_alerts, find_events
+from provisioning.people_service import (
+    PersonInput,
+    PersonRow,
+    StaleEdit,
+    create_person,
+    list_people,
+    localise,
+    person_row,
+    update_person,
+)
+from provisioning.routes_auth import set_session_cookie
+from provisioning.routes_codes import find_unit
+from provisioning.routes_dashboard import full_status
+from provisioning.web import (
+    JSON_LOGIN_KEY,
+    Access,
+    Context,
+    CurrentUser,
+    access,
+    audit,
+    client_address,
+)
+
+router = APIRouter(prefix="/api")
+PUBLIC, STAFF, ADMIN = access(Access.PUBLIC), access(Access.STAFF), access(Access.ADMIN)
+Search = Annotated[str, Query(max_length=100)]
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=256)
+
+
+class SessionOut(BaseModel):
+    csrf_token: str
+    role: str
+
+
+class PersonOut(BaseModel):
+    id: int
+    external_id: str
+    display_name: str | None
+    role: str
+    building: str
+    unit_number: str | None
+    room_number: str | None
+    valid_from: datetime
+    valid_until: datetime | None
+    active: bool
+    erased: bool
+    cards: int
+    has_pin: bool
+    face_templates: int
+    version: str
+
+
+class PersonUpdate(PersonInput):
+    version: str = Field(max_length=64)
+
+
+class EventOut(BaseModel):
+    id: str
+    occurred_at: datetime
+    door: str
+    method: str
+    verdict: str
+    reason: str
+    person: str
+    score: float | None
+
+
+class AlertOut(BaseModel):
+    id: int
+    kind: str
+    severity: str
+    occurred_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+
+
+class CodeRequest(BaseModel):
+    unit_number: str = Field(min_length=1, max_length=16)
+    room_number: str = Field(min_length=1, max_length=16)
+    valid_from: datetime
+    valid_until: datetime
+    max_uses: int = Field(1, ge=1, le=100)
+
+
+class CodeOut(BaseModel):
+    id: int
+    code: str
+
+
+class WatchOut(BaseModel):
+    external_id: str
+    category: str
+    model_id: str
+    version: int
+    updated_at: datetime
+
+
+class StatusOut(BaseModel):
+    door_state: str
+    checks: list[dict[str, Any]]
+
+
+def person_out(row: PersonRow) -> PersonOut:
+    p = row.person
+    return PersonOut(
+        id=p.id,
+        external_id=p.external_id,
+        display_name=p.display_name,
+        role=p.role.value,
+        building=row.building,
+        unit_number=row.unit.unit_number if row.unit else None,
+        room_number=row.unit.room_number if row.unit else None,
+        valid_from=p.valid_from,
+        valid_until=p.valid_until,
+        active=p.active,
+        erased=p.erased_at is not None,
+        cards=row.cards,
+        has_pin=row.has_pin,
+        face_templates=row.templates,
+        version=row.version,
+    )
+
+
+@router.post(
+    "/v1/session", openapi_extra={**PUBLIC, JSON_LOGIN_KEY: True}, response_model=SessionOut
+)
+def api_login(request: Request, context: Context, body: Credentials) -> Response:
+    result = context.auth.login(
+        body.username, body.password, context.deps.clock(), client_address(request)
+    )
+    if result.token is None:
+        raise HTTPException(401, result.error or "bad_credentials")
+    principal = context.auth.resolve(result.token, context.deps.clock())
+    assert principal is not None
+    response = JSONResponse({"csrf_token": principal.csrf_token, "role": principal.role})
+    set_session_cookie(response, result.token, context.deps.settings.session_max_hours * 3600)
+    return response
+
+
+@router.get("/openapi.json", openapi_extra=STAFF, include_in_schema=False)
+def api_schema(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/v1/status", openapi_extra=STAFF, response_model=StatusOut)
+def api_status(context: Context) -> StatusOut:
+    status = full_status(context)
+    checks = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in status.checks]
+    return StatusOut(door_state=status.door_state, checks=checks)
+
+
+@router.get("/v1/people", openapi_extra=STAFF, response_model=list[PersonOut])
+def api_people(context: Context, q: Search = "") -> list[PersonOut]:
+    with context.deps.store.sessions.reading() as session:
+        return [person_out(row) for row in list_people(session, q)]
+
+
+@router.post("/v1/people", openapi_extra=STAFF, response_model=PersonOut, status_code=201)
+def api_create_person(
+    request: Request, context: Context, user: CurrentUser, body: PersonInput
+) -> PersonOut:
+    timezone = context.deps.gateway_config.site.timezone
+    try:
+        with context.deps.store.sessions.writing() as session:
+            person = create_person(session, context.door_id, body, timezone)
+            audit(session, request, user, "create_person", f"person:{person.id}")
+            return person_out(person_row(session, person))
+    except IntegrityError:
+        raise HTTPException(409, "duplicate_external_id") from None
+
+
+@router.get("/v1/people/{person_id}", openapi_extra=STAFF, response_model=PersonOut)
+def api_person(context: Context, person_id: int) -> PersonOut:
+    with context.deps.store.sessions.reading() as session:
+        try:
+            return person_out(person_row(session, get_person(session, person_id)))
+        except NotFound:
+            raise HTTPException(404, "not_found") from None
+
+
+@router.put("/v1/people/{person_id}", openapi_extra=STAFF, response_model=PersonOut)
+def api_update_person(
+    request: Request, context: Context, user: CurrentUser, person_id: int, body: PersonUpdate
+) -> PersonOut:
+    timezone = context.deps.gateway_config.site.timezone
+    data = PersonInput.model_validate(body.model_dump(exclude={"version"}))
+    try:
+        with context.deps.store.sessions.writing() as session:
+            person = update_person(
+                session, context.door_id, person_id, data, body.version, timezone
+            )
+            audit(session, request, user, "update_person", f"person:{person_id}")
+            return person_out(person_row(session, person))
+    except NotFound:
+        raise HTTPException(404, "not_found") from None
+    except StaleEdit:
+        raise HTTPException(409, "concurrent_edit") from None
+    except IntegrityError:
+        raise HTTPException(409, "duplicate_external_id") from None
+
+
+@router.delete("/v1/people/{person_id}", openapi_extra=ADMIN, status_code=204)
+def api_erase_person(
+    request: Request, context: Context, user: CurrentUser, person_id: int
+) -> Response:
+    with context.deps.store.sessions.reading() as session:
+        try:
+            if get_person(session, person_id).erased_at is not None:
+                raise HTTPException(404, "not_found")
+        except NotFound:
+            raise HTTPException(404, "not_found") from None
+    erase_and_purge(
+        context.deps.store.sessions,
+        context.deps.store.cipher,
+        person_id,
+        actor=user.username,
+        at=context.deps.clock(),
+        source_address=client_address(request),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/v1/events", openapi_extra=STAFF, response_model=list[EventOut])
+def api_events(
+    context: Context,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    person: Search = "",
+    door: Search = "",
+    method: Method | None = None,
+    verdict: Verdict | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> list[EventOut]:
+    timezone = context.deps.gateway_config.site.timezone
+    wanted = EventFilter(
+        since=None if since is None else localise(since, timezone),
+        until=None if until is None else localise(until, timezone),
+        person=person,
+        door=door,
+        method=method,
+        verdict=verdict,
+        limit=limit,
+    )
+    with context.deps.store.sessions.reading() as session:
+        rows = find_events(session, wanted)
+    return [
+        EventOut(
+            id=str(r.event.id),
+            occurred_at=r.event.occurred_at,
+            door=r.door_code,
+            method=r.event.method.value,
+            verdict=r.event.verdict.value,
+            reason=r.event.reason_code,
+            person=r.person_label,
+            score=r.event.score,
+        )
+        for r in rows
+    ]
+
+
+@router.get("/v1/alerts", openapi_extra=STAFF, response_model=list[AlertOut])
+def api_alerts(context: Context, open_only: bool = False, kind: Search = "") -> list[AlertOut]:
+    with context.deps.store.sessions.reading() as session:
+        alerts = find_alerts(session, open_only=open_only, kind=kind)
+    return [
+        AlertOut(
+            id=a.id,
+            kind=a.kind,
+            severity=a.severity.value,
+            occurred_at=a.occurred_at,
+            acknowledged_by=a.acknowledged_by,
+            acknowledged_at=a.acknowledged_at,
+        )
+        for a in alerts
+    ]
+
+
+@router.post("/v1/alerts/{alert_id}/ack", openapi_extra=STAFF, status_code=204)
+def api_ack(request: Request, context: Context, user: CurrentUser, alert_id: int) -> Response:
+    with context.deps.store.sessions.writing() as session:
+        if not acknowledge_alert(session, alert_id, user.username, context.deps.clock()):
+            raise HTTPException(404, "not_found")
+        audit(session, request, user, "acknowledge_alert", f"alert:{alert_id}")
+    return Response(status_code=204)
+
+
+@router.post("/v1/codes", openapi_extra=STAFF, response_model=CodeOut, status_code=201)
+def api_issue_code(
+    request: Request, context: Context, user: CurrentUser, body: CodeRequest
+) -> CodeOut:
+    timezone = context.deps.gateway_config.site.timezone
+    start, end = localise(body.valid_from, timezone), localise(body.valid_until, timezone)
+    if end <= start:
+        raise HTTPException(422, "bad_input")
+    with context.deps.store.sessions.writing() as session:
+        unit = find_unit(session, context.door_id, body.unit_number, body.room_number)
+        if unit is None:
+            raise HTTPException(404, "not_found")
+        issued = issue_visitor_code(
+            session,
+            context.deps.store.codes,
+            site_id=door_site(session, context.door_id).id,
+            unit_id=unit.id,
+            door_ids=[context.door_id],
+            issued_by=user.username,
+            issued_by_person_id=None,
+            valid_from=start,
+            valid_until=end,
+            max_uses=body.max_uses,
+        )
+        audit(session, request, user, "issue_visitor_code", f"code:{issued.code_id}")
+    return CodeOut(id=issued.code_id, code=issued.code)
+
+
+@router.post("/v1/codes/{code_id}/revoke", openapi_extra=STAFF, status_code=204)
+def api_revoke_code(
+    request: Request, context: Context, user: CurrentUser, code_id: int
+) -> Response:
+    with context.deps.store.sessions.writing() as session:
+        if not revoke_visitor_code(session, code_id):
+            raise HTTPException(404, "not_found")
+        audit(session, request, user, "revoke_visitor_code", f"code:{code_id}")
+    return Response(status_code=204)
+
+
+@router.get("/v1/watchlist", openapi_extra=STAFF, response_model=list[WatchOut])
+def api_watchlist(context: Context) -> list[WatchOut]:
+    with context.deps.store.sessions.reading() as session:
+        entries = session.scalars(select(WatchlistEntry).order_by(WatchlistEntry.external_id))
+        return [
+            WatchOut(
+                external_id=e.external_id,
+                category=e.category,
+                model_id=e.model_id,
+                version=e.version,
+                updated_at=e.updated_at,
+            )
+            for e in entries
+        ]

@@ -1,0 +1,106 @@
+"""The settings page's fields: dotted paths into GatewayConfig, shown with their descriptions
+and (for thresholds) the calibrated figures; a submitted form is validated by GatewayConfig
+itself, the same model that validates the TOML file, so the page cannot store what the file
+would refuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from gateway.config.model import GatewayConfig
+from gateway.vision.factory import PipelineModels
+
+EDITABLE = (
+    "vision.match.similarity_threshold",
+    "vision.match.watchlist_threshold",
+    "vision.match.min_margin",
+    "vision.liveness.enabled",
+    "vision.liveness.threshold",
+    "vision.detector.score_threshold",
+    "vision.quality.min_eye_distance_px",
+    "door.lock_type",
+    "door.unlock_ms",
+    "door.max_unlock_ms",
+    "door.held_open_s",
+    "camera.source",
+    "camera.kind",
+)
+
+
+@dataclass(frozen=True)
+class SettingField:
+    path: str
+    value: str
+    description: str
+    choices: tuple[str, ...]
+    is_bool: bool
+    calibrated: str
+
+
+def _field_info(config: BaseModel, path: str) -> tuple[Any, str, tuple[str, ...], bool]:
+    *parents, name = path.split(".")
+    node: BaseModel = config
+    for part in parents:
+        node = getattr(node, part)
+    info = type(node).model_fields[name]
+    value = getattr(node, name)
+    annotation = info.annotation
+    choices = tuple(str(a) for a in getattr(annotation, "__args__", ()) if isinstance(a, str))
+    enum_values = getattr(annotation, "__members__", None)
+    if enum_values:
+        choices = tuple(str(v.value) for v in enum_values.values())
+    return value, info.description or "", choices, isinstance(value, bool)
+
+
+def calibrated_figures(models: PipelineModels | None) -> dict[str, str]:
+    if models is None:
+        return {}
+    return {
+        "vision.match.similarity_threshold": f"{models.similarity_threshold:.3f}",
+        "vision.match.watchlist_threshold": f"{models.watchlist_threshold:.3f}",
+    }
+
+
+def setting_fields(config: GatewayConfig, models: PipelineModels | None) -> list[SettingField]:
+    figures = calibrated_figures(models)
+    fields = []
+    for path in EDITABLE:
+        value, description, choices, is_bool = _field_info(config, path)
+        text = "" if value is None else str(value.value if hasattr(value, "value") else value)
+        fields.append(
+            SettingField(path, text, description, choices, is_bool, figures.get(path, ""))
+        )
+    return fields
+
+
+def apply_settings(
+    config: GatewayConfig, submitted: dict[str, str]
+) -> tuple[GatewayConfig | None, list[str], list[str]]:
+    """(new config, changed paths, errors): the whole config re-validated with the changes."""
+    data = config.model_dump(mode="json")
+    changed = []
+    for path in EDITABLE:
+        *parents, name = path.split(".")
+        node = data
+        for part in parents:
+            node = node[part]
+        old = node.get(name)
+        if isinstance(old, bool):
+            new: Any = submitted.get(path) == "on"
+        elif path in submitted:
+            new = submitted[path]
+        else:
+            continue
+        if str(new) != str(old):
+            node[name] = new
+            changed.append(path)
+    try:
+        return GatewayConfig.model_validate(data), changed, []
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
+        ]
+        return None, [], problems
