@@ -145,3 +145,27 @@ def test_a_read_only_database_is_refused(tmp_path: Path, key_file: Path) -> None
 
 def test_integrity_check_of_a_fresh_store_is_clean(store: Store) -> None:
     assert integrity_problems(store.engine) == []
+
+
+def test_a_failing_migration_rolls_back_to_the_old_revision(
+    empty_backend_url: str, key_file: Path, tmp_path: Path
+) -> None:
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.store.engine import database_url
+
+    _upgrade_to(empty_backend_url, "0001")
+    raw = create_engine(database_url(empty_backend_url))
+    with raw.begin() as connection:  # a stray table makes 0002 fail half-way
+        connection.execute(text("CREATE TABLE alert (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(SQLAlchemyError, match="alert"):
+        open_store(store_config(empty_backend_url, key_file, tmp_path))
+    with raw.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
+            "0001"
+        )
+        tables = set(inspect(connection).get_table_names())
+    raw.dispose()
+    assert "audit_log" not in tables and "outbox" not in tables  # 0002 left nothing behind
+    assert len(list((tmp_path / "backups").iterdir())) == 1  # the backup was taken first
