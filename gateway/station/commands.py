@@ -1,0 +1,251 @@
+"""What each verified command does, and the result it answers with.
+
+Only `VerifiedCommand`s (signature, target, time window and nonce checked) reach `CommandHandlers`.
+`open` is handed to the runtime as a `RemoteOpen`; the link never touches the door itself, and any
+failure of the callback is an error result with the door left shut. Every handler returns a
+`CommandResult`; an unexpected exception becomes the `internal_error` result, never silence.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from gateway.station.config import StationConfig
+from gateway.station.sync import SyncRefused, apply_people_delta, apply_watchlist_delta
+from gateway.station.verify import VerifiedCommand
+from gateway.store.schema_people import Building, Door, Unit
+from gateway.store.store import Store
+from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
+
+LOG = logging.getLogger(__name__)
+
+# set_config may change only these keys (dotted paths into GatewayConfig); values are validated
+# by the runtime's ConfigAccess.update (pydantic validate_assignment).
+SETTABLE_CONFIG_KEYS = frozenset(
+    {"door.unlock_ms", "door.held_open_s", "station.status_interval_s", "logging.level"}
+)
+
+
+@dataclass(frozen=True)
+class RemoteOpen:
+    """A verified remote open for the runtime to decide on (policy, door, event)."""
+
+    command_id: str
+    requested_by: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenOutcome:
+    opened: bool
+    reason: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    ok: bool
+    error: str | None = None
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class ConfigAccess(Protocol):
+    """The runtime's view of its config for get_config/set_config."""
+
+    def view(self) -> dict[str, Any]:
+        """The documented safe subset, as dotted keys -> values."""
+
+    def update(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply validated changes (keys within SETTABLE_CONFIG_KEYS); return the new view."""
+
+
+@dataclass
+class StationCallbacks:
+    """What the runtime lends the link; every field is optional (absent -> `not_supported`)."""
+
+    on_remote_open: Callable[[RemoteOpen], OpenOutcome] | None = None
+    status: Callable[[], dict[str, Any]] | None = None
+    take_snapshot: Callable[[], bytes | None] | None = None
+    config: ConfigAccess | None = None
+    on_watchlist_changed: Callable[[], None] | None = None
+    on_people_changed: Callable[[], None] | None = None
+
+
+def _refused(error: str, message: str) -> CommandResult:
+    return CommandResult(False, error, message)
+
+
+class CommandHandlers:
+    """Runs verified commands against the store and the runtime callbacks."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: StationConfig,
+        callbacks: StationCallbacks,
+        *,
+        door_id: int,
+        model_id: str,
+        request_replay: Callable[[int, int], None],
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.callbacks = callbacks
+        self.door_id = door_id
+        self.model_id = model_id
+        self.request_replay = request_replay
+        self._table: dict[str, Callable[[VerifiedCommand, datetime], CommandResult]] = {
+            "open": self._open,
+            "issue_code": self._issue_code,
+            "revoke_code": self._revoke_code,
+            "sync_watchlist": self._sync_watchlist,
+            "sync_people": self._sync_people,
+            "get_config": self._get_config,
+            "set_config": self._set_config,
+            "snapshot": self._snapshot,
+            "replay": self._replay,
+        }
+
+    def run(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        handler = self._table.get(command.name)
+        if handler is None:
+            return _refused("unknown_command", f"no command {command.name!r}")
+        try:
+            return handler(command, now)
+        except SyncRefused as refusal:
+            return _refused(refusal.code, str(refusal))
+        except Exception as error:
+            LOG.exception("command %s (%s) failed", command.name, command.command_id)
+            return _refused("internal_error", f"{type(error).__name__}: {error}")
+
+    def _open(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        callback = self.callbacks.on_remote_open
+        if callback is None:
+            return _refused("not_supported", "remote open is not enabled on this gateway")
+        outcome = callback(RemoteOpen(command.command_id, command.issued_by, command.expires_at))
+        if not outcome.opened:
+            return _refused("open_denied", outcome.reason)
+        data = {"event_id": outcome.event_id} if outcome.event_id else {}
+        return CommandResult(True, None, outcome.reason, data)
+
+    def _site_unit(self, spec: Any) -> tuple[int, int]:
+        if not isinstance(spec, dict):
+            raise SyncRefused("malformed", "unit must be {building, unit_number, room_number}")
+        with self.store.sessions.reading() as session:
+            door = session.get(Door, self.door_id)
+            building = None if door is None else session.get(Building, door.building_id)
+            if building is None:
+                raise SyncRefused("no_door", "the gateway's door is not in the store")
+            unit_id = session.scalar(
+                select(Unit.id)
+                .join(Building, Unit.building_id == Building.id)
+                .where(
+                    Building.site_id == building.site_id,
+                    Building.number == str(spec.get("building")),
+                    Unit.unit_number == str(spec.get("unit_number")),
+                    Unit.room_number == str(spec.get("room_number")),
+                )
+            )
+            if unit_id is None:
+                raise SyncRefused("unknown_unit", f"no unit {spec}")
+            return building.site_id, int(unit_id)
+
+    def _issue_code(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        args = command.args
+        site_id, unit_id = self._site_unit(args.get("unit"))
+        valid_from = datetime.fromisoformat(str(args.get("valid_from", now.isoformat())))
+        valid_until = datetime.fromisoformat(str(args["valid_until"]))
+        max_uses = int(args.get("max_uses", 1))
+        code = args.get("code")
+        with self.store.sessions.writing() as session:
+            issued = issue_visitor_code(
+                session,
+                self.store.codes,
+                site_id=site_id,
+                unit_id=unit_id,
+                door_ids=[self.door_id],
+                issued_by=command.issued_by,
+                issued_by_person_id=None,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                max_uses=max_uses,
+                digits=int(args.get("digits", 6)),
+                code=code if isinstance(code, str) else None,
+            )
+        data: dict[str, Any] = {"code_id": issued.code_id}
+        if code is None:
+            data["code"] = issued.code  # generated here: the issuer sees it once, in this result
+        return CommandResult(True, None, "visitor code issued", data)
+
+    def _revoke_code(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        code_id = command.args.get("code_id")
+        if not isinstance(code_id, int):
+            return _refused("malformed", "code_id must be an integer")
+        with self.store.sessions.writing() as session:
+            found = revoke_visitor_code(session, code_id)
+        if not found:
+            return _refused("unknown_code", f"no visitor code {code_id}")
+        return CommandResult(True, None, "visitor code revoked", {"code_id": code_id})
+
+    def _sync_watchlist(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        outcome = apply_watchlist_delta(self.store, command.args, self.model_id, now)
+        if self.callbacks.on_watchlist_changed is not None:
+            self.callbacks.on_watchlist_changed()
+        return CommandResult(True, None, "watch-list delta applied", outcome.__dict__)
+
+    def _sync_people(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        outcome = apply_people_delta(self.store, command.args, self.model_id, self.door_id, now)
+        if self.callbacks.on_people_changed is not None:
+            self.callbacks.on_people_changed()
+        return CommandResult(True, None, "people delta applied", outcome.__dict__)
+
+    def _get_config(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        if self.callbacks.config is None:
+            return _refused("not_supported", "config access is not enabled")
+        return CommandResult(True, None, "", {"config": self.callbacks.config.view()})
+
+    def _set_config(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        if self.callbacks.config is None:
+            return _refused("not_supported", "config access is not enabled")
+        changes = command.args.get("changes")
+        if not isinstance(changes, dict) or not changes:
+            return _refused("malformed", "changes must be a non-empty object")
+        refused = sorted(set(changes) - SETTABLE_CONFIG_KEYS)
+        if refused:
+            return _refused("not_settable", f"not in the safe subset: {', '.join(refused)}")
+        try:
+            view = self.callbacks.config.update(changes)
+        except ValueError as error:
+            return _refused("invalid_value", str(error))
+        return CommandResult(True, None, "config updated", {"config": view})
+
+    def _snapshot(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        if self.callbacks.take_snapshot is None:
+            return _refused("not_supported", "snapshots are not enabled")
+        jpeg = self.callbacks.take_snapshot()
+        if jpeg is None:
+            return _refused("no_frame", "no camera frame available")
+        if len(jpeg) > self.config.max_snapshot_bytes:
+            return _refused("too_large", f"snapshot is {len(jpeg)} bytes")
+        data: dict[str, Any] = {"content_type": "image/jpeg", "bytes": len(jpeg)}
+        data["data"] = base64.b64encode(jpeg).decode("ascii")
+        return CommandResult(True, None, "snapshot", data)
+
+    def _replay(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        since, until = command.args.get("since_seq"), command.args.get("until_seq")
+        if not isinstance(since, int) or since < 1:
+            return _refused("malformed", "since_seq must be a positive integer")
+        last = until if isinstance(until, int) else since + self.config.max_replay - 1
+        last = min(last, since + self.config.max_replay - 1)
+        if last < since:
+            return _refused("malformed", "until_seq is before since_seq")
+        self.request_replay(since, last)
+        return CommandResult(True, None, "replay queued", {"first_seq": since, "last_seq": last})

@@ -1,0 +1,1 @@
+"""Station link tests against a real mosquitto (TLS, passwords, ACL) started by the tests."""
