@@ -89,6 +89,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "inactive": ("Inactive", "停用"),
     "erased": ("Erased", "已删除"),
     "save": ("Save", "保存"),
+    "cancel": ("Cancel (nothing is saved)", "取消（不保存）"),
     "new_person": ("New person", "新增人员"),
     "edit": ("Edit", "编辑"),
     "deactivate": ("Deactivate", "停用"),

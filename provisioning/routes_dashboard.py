@@ -49,12 +49,15 @@ def dashboard(request: Request, context: Context) -> Response:
 
 def annotate(frame: LiveFrame) -> bytes:
     image = frame.image.copy()
+    thickness = max(2, round(max(image.shape[:2]) / 400))
     for face in frame.faces:
         x, y, w, h = (int(v) for v in face.box)
         colour = (40, 170, 40) if face.granted else (30, 30, 220)
-        cv2.rectangle(image, (x, y), (x + w, y + h), colour, 2)
+        cv2.rectangle(image, (x, y), (x + w, y + h), colour, thickness)
         label = face.label.encode("ascii", "replace").decode()[:40]
-        cv2.putText(image, label, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
+        origin = (x, max(12 * thickness, y - 4 * thickness))
+        scale = 0.4 * thickness
+        cv2.putText(image, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness)
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:
         raise HTTPException(503, "camera_unavailable")

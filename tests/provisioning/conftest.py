@@ -20,7 +20,12 @@ from fastapi.testclient import TestClient
 
 from gateway.config import GatewayConfig, parse_config
 from gateway.store.store import Store, open_store
-from gateway.vision.factory import PipelineModels, build_pipeline, models_from_pack
+from gateway.vision.factory import (
+    PipelineModels,
+    build_pipeline,
+    effective_thresholds,
+    models_from_pack,
+)
 from gateway.vision.pipeline import FacePipeline
 from provisioning.app import create_app
 from provisioning.config import ProvisioningConfig
@@ -187,7 +192,9 @@ def make_harness(tmp_path: Path) -> Iterator[HarnessFactory]:
             settings=provisioning,
             pipeline=pipeline,
             models=models,
-            similarity_threshold=0.6,
+            similarity_threshold=(
+                effective_thresholds(models, config.vision)[0] if models is not None else 0.9
+            ),
             status_provider=status_ok,
             frame_provider=lambda: frame,
             save_config=saved.append,

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DatabaseError
 from gateway.store.schema_credentials import Card, Pin
 from gateway.store.schema_events import AuditEntry
 from gateway.store.schema_people import Person
+from provisioning.people_csv import COLUMNS
 from tests.provisioning.conftest import PageHarness, csrf
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -163,7 +164,7 @@ def test_csv_export_and_all_or_nothing_import(harness: PageHarness, staff: TestC
     assert exported.status_code == 200
     assert "'=cmd" in exported.text  # formula injection neutralised
     token = csrf(staff, "/people")
-    header = "external_id,display_name,role,building,unit_number,room_number,valid_from,valid_until,active\n"
+    header = ",".join(COLUMNS) + "\n"
     good = header + "r2,李娜,tenant,,2,201,2026-01-01T00:00,2027-01-01T00:00,yes\n"
     bad = good + "r3,王,tenant,,2,202,2026-01-01T00:00,,yes\n"  # tenant without an end
     refused = staff.post(

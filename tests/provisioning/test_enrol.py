@@ -1,0 +1,239 @@
+"""Face enrolment with the real models and real photos from ../shared: consent first, per-photo
+feedback, one face only, duplicate warning, several templates, photos discarded by default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from gateway.store.schema_credentials import FaceTemplate
+from gateway.store.schema_people import Consent
+from gateway.vision.factory import PipelineModels
+from gateway.vision.image_io import read_image
+from gateway.vision.pipeline import FacePipeline
+from provisioning.deps import FaceBox, LiveFrame
+from tests.provisioning.conftest import ADMIN, HarnessFactory, PageHarness, csrf
+from tests.provisioning.test_people import create
+
+pytestmark = pytest.mark.shared
+HTML = {"accept": "text/html"}
+OBAMA = "face_recognition_examples/images/obama/examples__obama-1080p.jpg"
+OBAMA_720 = "face_recognition_examples/images/obama/examples__obama-720p.jpg"
+BIDEN = "face_recognition_examples/images/biden/examples__biden.jpg"
+COUPLE = "deepface_unit/images/couple.jpg"
+KEY_RE = re.compile(r'name="key" value="([^"]+)"')
+
+
+def jpeg(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".jpg", image)
+    assert ok
+    return bytes(data.tobytes())
+
+
+@pytest.fixture
+def enrol_page(
+    make_harness: HarnessFactory,
+    real_models: tuple[FacePipeline, PipelineModels],
+    faces_dir: Path,
+) -> PageHarness:
+    pipeline, models = real_models
+    frame = LiveFrame(read_image(faces_dir / BIDEN), (FaceBox((10, 10, 80, 80), "r9 Biden"),))
+    page = make_harness(pipeline=pipeline, models=models, frame=frame)
+    page.create_admin()
+    return page
+
+
+@pytest.fixture
+def client(enrol_page: PageHarness) -> TestClient:
+    return enrol_page.login(*ADMIN)
+
+
+def person_with_card(client: TestClient, external_id: str, room: str, card: int) -> int:
+    person_id = create(client, external_id=external_id, room_number=room)
+    token = csrf(client, "/")
+    client.post(
+        f"/people/{person_id}/cards",
+        data={"csrf_token": token, "facility": "1", "number": str(card)},
+    )
+    return person_id
+
+
+def analyse(
+    client: TestClient,
+    person_id: int,
+    files: list[tuple[str, bytes]],
+    consent: bool = True,
+    source: str = "upload",
+) -> tuple[int, str]:
+    data = {"csrf_token": csrf(client, "/"), "source": source}
+    if consent:
+        data["consent"] = "on"
+    response = client.post(
+        f"/people/{person_id}/enrol",
+        data=data,
+        files=[("photos", (name, body, "image/jpeg")) for name, body in files] or None,
+        headers=HTML,
+    )
+    return response.status_code, response.text
+
+
+def save(client: TestClient, person_id: int, page: str, confirm: bool = False) -> int:
+    key = KEY_RE.search(page)
+    assert key, page[:500]
+    data = {"csrf_token": csrf(client, "/"), "key": key.group(1)}
+    if confirm:
+        data["confirm_duplicate"] = "true"
+    response = client.post(
+        f"/people/{person_id}/enrol/save", data=data, headers=HTML, follow_redirects=False
+    )
+    return response.status_code
+
+
+def templates_of(page: PageHarness, person_id: int) -> int:
+    with page.store.sessions.reading() as session:
+        return int(
+            session.scalar(select(func.count()).where(FaceTemplate.person_id == person_id)) or 0
+        )
+
+
+def test_enrol_from_photos_records_consent_first_and_stores_templates(
+    enrol_page: PageHarness, client: TestClient, faces_dir: Path
+) -> None:
+    person_id = person_with_card(client, "obama", "101", 1001)
+    photos = [
+        ("a.jpg", (faces_dir / OBAMA).read_bytes()),
+        ("b.jpg", (faces_dir / OBAMA_720).read_bytes()),
+    ]
+    status, page = analyse(client, person_id, photos)
+    assert status == 200 and page.count("✓") == 2
+    assert "liveness" in page and "sharpness" in page and "px" in page
+    assert templates_of(enrol_page, person_id) == 0  # nothing stored before "save"
+    assert save(client, person_id, page) == 303
+    assert templates_of(enrol_page, person_id) == 2
+    with enrol_page.store.sessions.reading() as session:
+        [consent] = session.scalars(select(Consent).where(Consent.person_id == person_id))
+        assert consent.taken_by == ADMIN[0]
+        assert consent.text_version == enrol_page.deps.settings.consent_text_version
+        [template_consent] = set(
+            session.scalars(
+                select(FaceTemplate.consent_id).where(FaceTemplate.person_id == person_id)
+            )
+        )
+    assert template_consent == consent.id
+    assert not (enrol_page.deps.settings.photo_dir / str(person_id)).exists()
+    # a second enrolment adds templates (several per person)
+    status, page = analyse(client, person_id, [("c.jpg", (faces_dir / OBAMA).read_bytes())])
+    assert save(client, person_id, page) == 303
+    assert templates_of(enrol_page, person_id) == 3
+
+
+def test_without_consent_or_without_a_card_nothing_is_processed(
+    enrol_page: PageHarness, client: TestClient, faces_dir: Path
+) -> None:
+    photo = [("a.jpg", (faces_dir / OBAMA).read_bytes())]
+    person_id = person_with_card(client, "obama", "101", 1001)
+    status, page = analyse(client, person_id, photo, consent=False)
+    assert status == 400 and ("consent" in page.lower() or "授权" in page)
+    no_card = create(client, external_id="nocard", room_number="102")
+    status, page = analyse(client, no_card, photo)
+    assert status == 400 and ("card or PIN" in page or "门卡或密码" in page)
+    assert templates_of(enrol_page, person_id) == 0 and templates_of(enrol_page, no_card) == 0
+
+
+def test_bad_photos_get_a_clear_reason_and_cannot_be_saved(
+    enrol_page: PageHarness, client: TestClient, faces_dir: Path
+) -> None:
+    person_id = person_with_card(client, "obama", "101", 1001)
+    blank = jpeg(np.full((480, 640, 3), 128, np.uint8))
+    blurred = jpeg(cv2.GaussianBlur(read_image(faces_dir / OBAMA), (0, 0), 12))
+    photos = [
+        ("notes.pdf", b"%PDF-1.4 not an image"),
+        ("wall.jpg", blank),
+        ("couple.jpg", (faces_dir / COUPLE).read_bytes()),
+        ("blurred.jpg", blurred),
+    ]
+    status, page = analyse(client, person_id, photos)
+    assert status == 200
+    english = ("not an image", "No face found", "2 faces", "blurred")
+    chinese = ("无法识别", "未检测到人脸", "2 张人脸", "模糊")
+    for en, zh in zip(english, chinese, strict=True):
+        assert en in page or zh in page, en
+    assert "disabled" in page  # the save button
+    assert save(client, person_id, page) == 400
+    assert templates_of(enrol_page, person_id) == 0
+
+
+def test_duplicate_face_needs_confirmation(
+    enrol_page: PageHarness, client: TestClient, faces_dir: Path
+) -> None:
+    first = person_with_card(client, "obama", "101", 1001)
+    status, page = analyse(client, first, [("a.jpg", (faces_dir / OBAMA).read_bytes())])
+    assert save(client, first, page) == 303
+    second = person_with_card(client, "impostor", "102", 1002)
+    status, page = analyse(client, second, [("b.jpg", (faces_dir / OBAMA_720).read_bytes())])
+    assert status == 200 and "obama" in page and 'id="confirm-duplicate"' in page
+    assert save(client, second, page) == 400
+    assert templates_of(enrol_page, second) == 0
+    assert save(client, second, page, confirm=True) == 303
+    assert templates_of(enrol_page, second) == 1
+    # a different person raises no warning
+    third = person_with_card(client, "biden", "103", 1003)
+    status, page = analyse(client, third, [("c.jpg", (faces_dir / BIDEN).read_bytes())])
+    assert 'id="confirm-duplicate"' not in page
+
+
+def test_capture_from_the_door_camera(enrol_page: PageHarness, client: TestClient) -> None:
+    person_id = person_with_card(client, "biden", "103", 1003)
+    status, page = analyse(client, person_id, [], source="camera")
+    assert status == 200 and "camera.jpg" in page
+    assert save(client, person_id, page) == 303
+    assert templates_of(enrol_page, person_id) == 1
+    snapshot = client.get("/camera.jpg")
+    assert snapshot.status_code == 200 and snapshot.content.startswith(b"\xff\xd8")
+
+
+def test_kept_photos_are_deleted_by_erasure(
+    make_harness: HarnessFactory,
+    real_models: tuple[FacePipeline, PipelineModels],
+    faces_dir: Path,
+) -> None:
+    pipeline, models = real_models
+    page = make_harness(pipeline=pipeline, models=models, keep_photos=True)
+    page.create_admin()
+    client = page.login(*ADMIN)
+    person_id = person_with_card(client, "obama", "101", 1001)
+    _status, review = analyse(client, person_id, [("a.jpg", (faces_dir / OBAMA).read_bytes())])
+    assert save(client, person_id, review) == 303
+    folder = page.deps.settings.photo_dir / str(person_id)
+    assert len(list(folder.glob("*.jpg"))) == 1
+    erased = client.post(
+        f"/people/{person_id}/erase",
+        data={"csrf_token": csrf(client, "/"), "confirm": "obama"},
+        follow_redirects=False,
+    )
+    assert erased.status_code == 303
+    assert not folder.exists() and templates_of(page, person_id) == 0
+
+
+def test_oversized_upload_is_refused_with_a_clear_message(
+    make_harness: HarnessFactory, real_models: tuple[FacePipeline, PipelineModels]
+) -> None:
+    page = make_harness(pipeline=real_models[0], max_upload_bytes=128 * 1024)
+    page.create_admin()
+    client = page.login(*ADMIN)
+    person_id = person_with_card(client, "big", "101", 1001)
+    data = {"csrf_token": csrf(client, "/"), "consent": "on", "source": "upload"}
+    response = client.post(
+        f"/people/{person_id}/enrol",
+        data=data,
+        files=[("photos", ("huge.jpg", b"\xff\xd8" + b"0" * 300_000, "image/jpeg"))],
+    )
+    assert response.status_code == 413
+    assert "0 MB" not in response.json()["message"] and "MB" in response.json()["message"]
+    assert templates_of(page, person_id) == 0
