@@ -159,6 +159,7 @@ class StationLink:
         self.stop()
 
     def wait_connected(self, timeout: float) -> bool:
+        """True once connected and the command subscription was answered."""
         return self._connected.wait(timeout)
 
     @property
@@ -191,7 +192,6 @@ class StationLink:
             return
         LOG.info("station link connected (session present: %s)", flags.session_present)
         client.subscribe(self.topics.command_filter, qos=1)
-        self._connected.set()
         self.drain.publish_control(self.topics.availability, b"online", qos=1, retain=True)
         if self.config.home_assistant_discovery:
             topic, payload = discovery_message(self.config, self.topics, self.client_id)
@@ -220,13 +220,14 @@ class StationLink:
         reason_codes: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        for code in reason_codes:
-            if code.is_failure:
-                self.last_error = (
-                    f"broker refused the subscription to {self.topics.command_filter}: {code} "
-                    "(check the ACL)"
-                )
-                LOG.error("%s", self.last_error)
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            self.last_error = (
+                f"broker refused the subscription to {self.topics.command_filter}: "
+                f"{refused[0]} (check the ACL)"
+            )
+            LOG.error("%s", self.last_error)
+        self._connected.set()  # connected, and the command subscription is in place (or refused)
 
     def _on_publish(
         self,
@@ -250,6 +251,8 @@ class StationLink:
             message = self._commands.get()
             if message is None:
                 return
+            if not message.payload:  # a retained command being cleared: nothing to answer
+                continue
             try:
                 self.handle_command_message(
                     message.topic, bytes(message.payload), bool(message.retain)

@@ -89,13 +89,16 @@ def verify_command(
     now: datetime,
 ) -> VerifiedCommand | Refusal:
     """Verify one command message; see the module docstring for the checks."""
-    if retained:
-        return Refusal("retained", "retained commands are never executed", name=topic_command)
     if len(payload) > expect.max_bytes:
         return Refusal("too_large", f"command is larger than {expect.max_bytes} bytes")
     try:
         envelope = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
+        envelope = None
+    if retained:  # the id is only echoed so the station can match the refusal
+        peeked = _peek(envelope.get("command"), "id") if isinstance(envelope, dict) else None
+        return Refusal("retained", "retained commands are never executed", peeked, topic_command)
+    if envelope is None:
         return Refusal("malformed", "payload is not JSON", name=topic_command)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("command"), dict):
         return Refusal("malformed", "payload has no command object", name=topic_command)

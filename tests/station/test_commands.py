@@ -1,0 +1,304 @@
+"""Commands over the real broker: a forged, retained, replayed or expired `open` never reaches the
+door callback and is answered with an error result; the other commands do what they say."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+
+from gateway.station.commands import OpenOutcome, RemoteOpen, StationCallbacks
+from gateway.station.keys import make_command, sign_command
+from gateway.station.link import StationLink
+from gateway.station.station_client import Received, StationClient
+from gateway.station.sync import encode_vector
+from gateway.station.topics import Topics
+from gateway.store.schema_credentials import VisitorCode, WatchlistEntry
+from gateway.store.store import Store
+from gateway.store.watchlist import sync_version
+from tests.station.broker import GATEWAY, PREFIX, SITE, MosquittoBroker
+from tests.station.conftest import MODEL_ID, collect, gateway_config, validate_received
+
+TOPICS = Topics(PREFIX, SITE, GATEWAY)
+
+
+@dataclass
+class FakeRuntime:
+    opens: list[RemoteOpen] = field(default_factory=list)
+    allow: bool = True
+    config: dict[str, Any] = field(default_factory=lambda: {"door.unlock_ms": 3000})
+    watchlist_reloads: int = 0
+
+    def on_remote_open(self, request: RemoteOpen) -> OpenOutcome:
+        self.opens.append(request)
+        return OpenOutcome(self.allow, "remote_open" if self.allow else "outside_schedule")
+
+    def view(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    def update(self, changes: Any) -> dict[str, Any]:
+        if changes.get("door.unlock_ms", 1) <= 0:
+            raise ValueError("unlock_ms must be positive")
+        self.config.update(changes)
+        return dict(self.config)
+
+    def reload_watchlist(self) -> None:
+        self.watchlist_reloads += 1
+
+    def callbacks(self) -> StationCallbacks:
+        return StationCallbacks(
+            on_remote_open=self.on_remote_open,
+            status=lambda: {"door": {"lock_state": "LOCKED"}, "health": {"camera": "ok"}},
+            take_snapshot=lambda: b"\xff\xd8\xff\xd9",
+            config=self,
+            on_watchlist_changed=self.reload_watchlist,
+        )
+
+
+@dataclass
+class Harness:
+    broker: MosquittoBroker
+    station: StationClient
+    store: Store
+    door_id: int
+    key: Ed25519PrivateKey
+    folder: Path
+    runtime: FakeRuntime
+    link: StationLink | None = None
+    seen: list[Received] = field(default_factory=list)
+
+    def start_link(self) -> StationLink:
+        self.link = StationLink(
+            gateway_config(self.broker, self.folder, self.key),
+            self.store,
+            site_id=SITE,
+            gateway_id=GATEWAY,
+            door_id=self.door_id,
+            model_id=MODEL_ID,
+            callbacks=self.runtime.callbacks(),
+        )
+        self.link.start()
+        assert self.link.wait_connected(30)
+        return self.link
+
+    def stop_link(self) -> None:
+        if self.link is not None:
+            self.link.stop()
+            self.link = None
+
+    def send(self, name: str, args: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return self.station.send_command(
+            self.key,
+            site=SITE,
+            gateway=GATEWAY,
+            name=name,
+            args=args,
+            issued_by="station:test",
+            **kwargs,
+        )
+
+    def result_for(self, command_id: str | None, name: str = "open") -> dict[str, Any]:
+        def matching(messages: list[Received]) -> list[dict[str, Any]]:
+            return [
+                m.json()["body"]
+                for m in messages
+                if m.topic == TOPICS.result(name) and m.json()["body"]["command_id"] == command_id
+            ]
+
+        collect(self.station, lambda got: bool(matching(got)), into=self.seen)
+        validate_received(next(m for m in self.seen if m.topic == TOPICS.result(name)))
+        found = matching(self.seen)
+        self.seen[:] = [
+            m
+            for m in self.seen
+            if m.topic != TOPICS.result(name) or m.json()["body"]["command_id"] != command_id
+        ]
+        return found[0]
+
+
+@pytest.fixture
+def harness(
+    broker: MosquittoBroker,
+    station: StationClient,
+    store_and_door: tuple[Store, int],
+    station_key: Ed25519PrivateKey,
+    tmp_path: Path,
+) -> Iterator[Harness]:
+    store, door_id = store_and_door
+    h = Harness(broker, station, store, door_id, station_key, tmp_path / "gw", FakeRuntime())
+    yield h
+    h.stop_link()
+
+
+def test_a_signed_open_reaches_the_callback_once(harness: Harness) -> None:
+    harness.start_link()
+    envelope = harness.send("open", {})
+    result = harness.result_for(envelope["command"]["id"])
+    assert result["ok"] and result["error"] is None
+    [request] = harness.runtime.opens
+    assert request.command_id == envelope["command"]["id"]
+    assert request.requested_by == "station:test"
+    assert request.expires_at == datetime.fromisoformat(envelope["command"]["expires_at"])
+
+
+def test_replayed_open_is_refused_even_after_a_restart(harness: Harness) -> None:
+    harness.start_link()
+    envelope = harness.send("open", {})
+    command_id = envelope["command"]["id"]
+    assert harness.result_for(command_id)["ok"]
+    raw = json.dumps(envelope).encode()
+    harness.station.publish_raw(TOPICS.command("open"), raw)
+    assert harness.result_for(command_id)["error"] == "replayed"
+    harness.stop_link()
+    harness.start_link()
+    harness.station.publish_raw(TOPICS.command("open"), raw)
+    assert harness.result_for(command_id)["error"] == "replayed"
+    assert len(harness.runtime.opens) == 1
+
+
+def test_retained_open_is_refused_and_never_opens(harness: Harness) -> None:
+    command = make_command(
+        name="open",
+        site=SITE,
+        gateway=GATEWAY,
+        args={},
+        issued_by="station:test",
+        now=datetime.now(UTC),
+    )
+    envelope = sign_command(harness.key, command)
+    harness.station.publish_raw(TOPICS.command("open"), json.dumps(envelope).encode(), retain=True)
+    try:
+        harness.start_link()  # subscribes after the retained message was stored
+        result = harness.result_for(command["id"])
+    finally:
+        harness.station.publish_raw(TOPICS.command("open"), b"", retain=True)
+    assert result["error"] == "retained"
+    assert harness.runtime.opens == []
+
+
+@pytest.mark.parametrize("case", ["expired", "wrong_key", "unsigned", "tampered"])
+def test_forged_or_stale_open_is_refused(harness: Harness, case: str) -> None:
+    harness.start_link()
+    now = datetime.now(UTC)
+    key = Ed25519PrivateKey.generate() if case == "wrong_key" else harness.key
+    command = make_command(
+        name="open",
+        site=SITE,
+        gateway=GATEWAY,
+        args={},
+        issued_by="station:test",
+        now=now - timedelta(seconds=120) if case == "expired" else now,
+    )
+    envelope: dict[str, Any] = sign_command(key, command)
+    if case == "unsigned":
+        del envelope["signature"]
+    if case == "tampered":
+        envelope["command"]["issued_by"] = "someone-else"
+    harness.station.publish_raw(TOPICS.command("open"), json.dumps(envelope).encode())
+    result = harness.result_for(command["id"])
+    expected = {
+        "expired": "expired",
+        "wrong_key": "bad_signature",
+        "unsigned": "unsigned",
+        "tampered": "bad_signature",
+    }[case]
+    assert (result["ok"], result["error"]) == (False, expected)
+    assert harness.runtime.opens == []
+
+
+def test_the_runtime_may_still_refuse_an_open(harness: Harness) -> None:
+    harness.runtime.allow = False
+    harness.start_link()
+    envelope = harness.send("open", {})
+    result = harness.result_for(envelope["command"]["id"])
+    assert (result["ok"], result["error"], result["message"]) == (
+        False,
+        "open_denied",
+        "outside_schedule",
+    )
+
+
+def test_visitor_codes_config_and_snapshot_commands(harness: Harness) -> None:
+    harness.start_link()
+    now = datetime.now(UTC)
+    unit = {"building": "1", "unit_number": "1", "room_number": "101"}
+    issued = harness.result_for(
+        harness.send(
+            "issue_code",
+            {"unit": unit, "valid_until": (now + timedelta(hours=2)).isoformat(), "max_uses": 2},
+        )["command"]["id"],
+        "issue_code",
+    )
+    assert issued["ok"] and len(issued["data"]["code"]) == 6
+    code_id = issued["data"]["code_id"]
+    revoked = harness.result_for(
+        harness.send("revoke_code", {"code_id": code_id})["command"]["id"], "revoke_code"
+    )
+    assert revoked["ok"]
+    with harness.store.sessions.reading() as session:
+        assert session.get(VisitorCode, code_id).revoked  # type: ignore[union-attr]
+    unknown = harness.result_for(
+        harness.send(
+            "issue_code",
+            {
+                "unit": {**unit, "room_number": "999"},
+                "valid_until": (now + timedelta(hours=2)).isoformat(),
+            },
+        )["command"]["id"],
+        "issue_code",
+    )
+    assert unknown["error"] == "unknown_unit"
+
+    got = harness.result_for(harness.send("get_config", {})["command"]["id"], "get_config")
+    assert got["data"]["config"] == {"door.unlock_ms": 3000}
+    bad_key = harness.result_for(
+        harness.send("set_config", {"changes": {"store.url": "sqlite://"}})["command"]["id"],
+        "set_config",
+    )
+    assert bad_key["error"] == "not_settable"
+    bad_value = harness.result_for(
+        harness.send("set_config", {"changes": {"door.unlock_ms": -1}})["command"]["id"],
+        "set_config",
+    )
+    assert bad_value["error"] == "invalid_value"
+    changed = harness.result_for(
+        harness.send("set_config", {"changes": {"door.unlock_ms": 5000}})["command"]["id"],
+        "set_config",
+    )
+    assert changed["ok"] and harness.runtime.config["door.unlock_ms"] == 5000
+
+    snap = harness.result_for(harness.send("snapshot", {})["command"]["id"], "snapshot")
+    assert snap["ok"] and snap["data"]["bytes"] == 4
+
+
+def test_watchlist_sync_is_versioned_and_refuses_other_models(harness: Harness) -> None:
+    harness.start_link()
+    vector = encode_vector(np.ones(8, np.float32))
+    entry = {"external_id": "w-1", "category": "wanted", "model_id": MODEL_ID, "vector": vector}
+    other = {**entry, "external_id": "w-2", "model_id": "other-model"}
+    mixed = harness.send(
+        "sync_watchlist", {"from_version": 0, "version": 1, "upserts": [entry, other]}
+    )
+    assert harness.result_for(mixed["command"]["id"], "sync_watchlist")["error"] == "model_mismatch"
+    with harness.store.sessions.reading() as session:
+        assert session.scalars(select(WatchlistEntry)).all() == []  # nothing applied
+    good = harness.send("sync_watchlist", {"from_version": 0, "version": 1, "upserts": [entry]})
+    assert harness.result_for(good["command"]["id"], "sync_watchlist")["ok"]
+    gap = harness.send("sync_watchlist", {"from_version": 2, "version": 3, "removes": ["w-1"]})
+    assert harness.result_for(gap["command"]["id"], "sync_watchlist")["error"] == "version_gap"
+    stale = harness.send("sync_watchlist", {"from_version": 1, "version": 1, "removes": ["w-1"]})
+    assert harness.result_for(stale["command"]["id"], "sync_watchlist")["error"] == "stale_version"
+    remove = harness.send("sync_watchlist", {"from_version": 1, "version": 2, "removes": ["w-1"]})
+    assert harness.result_for(remove["command"]["id"], "sync_watchlist")["data"]["removed"] == 1
+    with harness.store.sessions.reading() as session:
+        assert sync_version(session, "watchlist") == 2
+        assert session.scalars(select(WatchlistEntry)).all() == []
+    assert harness.runtime.watchlist_reloads == 2
