@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from gateway.ops.config import RetentionConfig
 from gateway.ops.telemetry import disk_free_bytes
 from gateway.store.erasure import truncate_wal
+from gateway.store.migrate import sqlite_file
 from gateway.store.schema_credentials import VisitorCode, VisitorCodeDoor
 from gateway.store.schema_events import AccessEvent, Alert, OutboxMessage
 from gateway.store.store import Store
@@ -195,8 +196,6 @@ class DiskGuard:
     @classmethod
     def for_store(cls, store: Store, config: RetentionConfig, fallback: Path) -> DiskGuard:
         """Guard the SQLite file's folder (or `fallback` for PostgreSQL / in-memory)."""
-        from gateway.store.migrate import sqlite_file
-
         database = sqlite_file(store.engine)
         folder = database.parent if database is not None else fallback
         return cls(folder, config.min_free_mb * 1024 * 1024)
