@@ -1,0 +1,76 @@
+"""Back-pressure: over max_pending, the oldest granted access events are skipped for live delivery
+(still replayable); alerts and denials never are; the station is told which sequence ranges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.station.config import StationConfig
+from gateway.station.outbox_rows import compact
+from gateway.station.station_client import StationClient
+from gateway.store.events import count_pending, pending_messages
+from gateway.store.store import Store
+from tests.station.broker import GATEWAY, SITE, MosquittoBroker
+from tests.station.conftest import collect, validate_received
+from tests.station.events import add_alert, bulk_access_events
+from tests.station.test_delivery import events_of, make_link
+
+
+def test_compaction_skips_only_the_oldest_grants(store_and_door: tuple[Store, int]) -> None:
+    store, door_id = store_and_door
+    add_alert(store, door_id)  # seq 1
+    bulk_access_events(store, 600, verdict="deny")  # 2..601
+    bulk_access_events(store, 1000)  # 602..1601 grants
+    add_alert(store, door_id)  # 1602
+    with store.sessions.writing() as session:
+        skipped = compact(session, GATEWAY, 1000, datetime.now(UTC))
+    assert skipped == 602
+    with store.sessions.reading() as session:
+        pending = pending_messages(session, GATEWAY, 5000)
+        assert count_pending(session, GATEWAY) == 1001  # 1000 kept + the compaction notice
+    kept = {row.seq: row for row in pending}
+    assert {1, 1602} <= set(kept)  # alerts stay
+    assert set(range(2, 602)) <= set(kept)  # denials stay
+    assert not set(range(602, 1204)) & set(kept)  # the oldest 602 grants were skipped
+    notice = pending[-1]
+    assert notice.topic == "compacted"
+    assert notice.payload == {"reason": "max_pending", "count": 602, "ranges": [[602, 1203]]}
+    assert StationConfig.model_fields["max_pending"].default == 100_000
+
+
+def test_compacted_events_are_announced_and_replayable(
+    broker: MosquittoBroker,
+    station: StationClient,
+    store_and_door: tuple[Store, int],
+    tmp_path: Path,
+    station_key: Ed25519PrivateKey,
+) -> None:
+    store, door_id = store_and_door
+    bulk_access_events(store, 1200)
+    with store.sessions.writing() as session:
+        assert compact(session, GATEWAY, 1000, datetime.now(UTC)) == 200
+    with make_link(store, door_id, broker, tmp_path / "gw", station_key) as link:
+        got = collect(station, lambda got: any(m.topic.endswith("/events/compacted") for m in got))
+        notice = validate_received(next(m for m in got if m.topic.endswith("/events/compacted")))
+        assert notice["body"]["ranges"] == [[1, 200]]
+        live = [e["seq"] for e in events_of(got) if e["type"] == "access_event"]
+        assert live == list(range(201, 1201))
+        assert link.wait_connected(10)
+        station.send_command(
+            station_key,
+            site=SITE,
+            gateway=GATEWAY,
+            name="replay",
+            args={"since_seq": 1, "until_seq": 200},
+            issued_by="station:test",
+        )
+        replayed = collect(
+            station, lambda got: sum(1 for e in events_of(got) if e["replayed"]) >= 200
+        )
+    again = [e for e in events_of(replayed) if e["replayed"]]
+    assert [e["seq"] for e in again] == list(range(1, 201))
+    for message in replayed:
+        validate_received(message)
