@@ -79,12 +79,13 @@ class RetentionConfig(_OpsSection):
         description="Visitor codes that expired, were revoked or are used up are deleted this "
         "many days after their window ended or after they were issued (used-up / revoked).",
     )
-    outbox_delivered_hours: int = Field(
-        24,
+    outbox_delivered_days: int | None = Field(
+        None,
         ge=1,
-        le=24 * 30,
-        description="Outbox rows the station acknowledged are deleted after this many hours "
-        "(undelivered rows are never pruned: they are owed to the station).",
+        le=3650,
+        description="Delete outbox rows the station acknowledged after this many days. Unset "
+        "(default): the station link prunes them after [station] retention_days, the window "
+        "in which the station may ask for a replay. Undelivered rows are never pruned here.",
     )
     interval_s: float = Field(
         3600.0, ge=60.0, le=86400.0, description="How often the retention job runs."

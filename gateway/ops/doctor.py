@@ -2,8 +2,8 @@
 
 `run_doctor(config)` picks the checks for a configuration and runs them one after the other; a
 check that crashes becomes a failed result naming the exception, so the report is always
-complete. The broker check runs when the configuration has a `[station]` table; it reads the
-station's `host`, `port`, `tls` and (optional) `ca_file` / `server_hostname` attributes.
+complete. The broker check runs when the configuration has an enabled `[station]` table; it
+reads the station's `host`, `port`, `ca_file` and (when present) `tls` / `server_hostname`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from gateway.ops.doctor_checks import (
     check_sqlite_integrity,
     check_store_key,
 )
+from gateway.ops.paths import data_folder, sqlite_path
 from gateway.ops.telemetry import disk_free_bytes
-from gateway.store.engine import database_url
 
 DEFAULT_CREDSTORE = Path("/etc/menwei/credstore")
 _MARKS = {Status.OK: " OK ", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.UNKNOWN: " ?? "}
@@ -48,7 +48,7 @@ class BrokerTarget:
 def broker_target(config: GatewayConfig) -> BrokerTarget | None:
     """The MQTT broker from the `[station]` table, or None when the config has none."""
     station: Any = getattr(config, "station", None)
-    if station is None or not getattr(station, "host", None):
+    if station is None or not getattr(station, "enabled", True) or not getattr(station, "host", ""):
         return None
     ca_file = getattr(station, "ca_file", None)
     return BrokerTarget(
@@ -58,19 +58,6 @@ def broker_target(config: GatewayConfig) -> BrokerTarget | None:
         ca_file=Path(ca_file) if ca_file else None,
         server_hostname=getattr(station, "server_hostname", None),
     )
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The database file of a SQLite URL (None for PostgreSQL or in-memory)."""
-    parsed = database_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(str(parsed.database).removeprefix("file:").split("?", 1)[0])
-
-
-def data_folder(config: GatewayConfig) -> Path:
-    database = sqlite_path(config.store.url)
-    return database.parent if database is not None else config.store.backup_dir
 
 
 def ops_config(config: GatewayConfig) -> OpsConfig:

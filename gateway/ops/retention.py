@@ -4,10 +4,11 @@
 events older than `events_days`; alert snapshots older than `snapshot_days` (or
 `unknown_face_hours` for alerts about unidentified people), inline JPEGs and snapshot files
 alike; alert rows older than `alerts_days`; visitor codes that expired, were revoked or are used
-up, after a grace period; and outbox rows the station acknowledged more than
-`outbox_delivered_hours` ago. SQLite runs with secure_delete=ON, so the freed pages are zeroed,
-and the WAL is truncated afterwards so old page images do not keep the images either. The audit
-log is append-only and is never touched. `DiskGuard.snapshot_allowed()` says whether a new
+up, after a grace period; and, when `outbox_delivered_days` is set, outbox rows the station
+acknowledged longer ago than that (by default the station link prunes them after its replay
+window, `[station] retention_days`). SQLite runs with secure_delete=ON, so the freed pages are
+zeroed, and the WAL is truncated afterwards so old page images do not keep the images either.
+The audit log is append-only and is never touched. `DiskGuard.snapshot_allowed()` says whether a new
 snapshot may be written (free space above the floor).
 """
 
@@ -145,16 +146,18 @@ def run_retention(store: Store, config: RetentionConfig, now: datetime) -> Reten
         )
     with writing() as session:
         codes = _expired_visitor_codes(session, config, now)
-    with writing() as session:
-        outbox = _rowcount(
-            session.execute(
-                delete(OutboxMessage).where(
-                    OutboxMessage.delivered_at.is_not(None),
-                    OutboxMessage.delivered_at
-                    < now - timedelta(hours=config.outbox_delivered_hours),
+    outbox = 0
+    if config.outbox_delivered_days is not None:
+        with writing() as session:
+            outbox = _rowcount(
+                session.execute(
+                    delete(OutboxMessage).where(
+                        OutboxMessage.delivered_at.is_not(None),
+                        OutboxMessage.delivered_at
+                        < now - timedelta(days=config.outbox_delivered_days),
+                    )
                 )
             )
-        )
     report = RetentionReport(
         events=events,
         snapshots=snapshots,

@@ -19,7 +19,7 @@ from gateway.camera.config import CameraConfig
 from gateway.config import GatewayConfig, parse_config
 from gateway.config.model import ModelsConfig
 from gateway.ops import cli as ops_cli
-from gateway.ops.doctor import broker_target, data_folder, render_json, render_text, run_doctor
+from gateway.ops.doctor import broker_target, render_json, render_text, run_doctor
 from gateway.ops.doctor_checks import (
     CheckResult,
     Status,
@@ -32,6 +32,7 @@ from gateway.ops.doctor_checks import (
     check_sqlite_integrity,
     check_store_key,
 )
+from gateway.ops.paths import data_folder
 from gateway.store.config import StoreConfig
 from gateway.store.crypto import generate_key_file
 from gateway.store.store import open_store
@@ -107,6 +108,8 @@ def test_broker_target_reads_the_station_table() -> None:
         8883,
         True,
     )
+    disabled = SimpleNamespace(station=SimpleNamespace(enabled=False, host="mqtt.station"))
+    assert broker_target(cast(GatewayConfig, disabled)) is None
 
 
 def completed(stdout: str, code: int = 0) -> subprocess.CompletedProcess[str]:

@@ -216,9 +216,10 @@ def test_delivered_outbox_rows_are_pruned_undelivered_kept(store: Store, place: 
     second = add_event(store, place, timedelta(hours=1))
     add_event(store, place, timedelta(minutes=1))
     with store.sessions.writing() as session:
-        mark_delivered(session, GATEWAY, first, NOW - timedelta(hours=25))
+        mark_delivered(session, GATEWAY, first, NOW - timedelta(days=3))
         mark_delivered(session, GATEWAY, second, NOW - timedelta(hours=1))
-    report = run_retention(store, RetentionConfig(), NOW)
+    assert run_retention(store, RetentionConfig(), NOW).outbox_delivered == 0  # station's job
+    report = run_retention(store, RetentionConfig(outbox_delivered_days=2), NOW)
     assert report.outbox_delivered == 1
     with store.sessions.reading() as session:
         seqs = sorted(session.scalars(select(OutboxMessage.seq)))
