@@ -24,6 +24,7 @@ from provisioning.web import (
     AppContext,
     Context,
     CurrentUser,
+    RowId,
     access,
     audit,
     render,
@@ -144,7 +145,7 @@ def accounts_set_active(
     request: Request,
     context: Context,
     user: CurrentUser,
-    account_id: int,
+    account_id: RowId,
     active: Annotated[bool, Form()],
 ) -> Response:
     with context.deps.store.sessions.writing() as session:

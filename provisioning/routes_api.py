@@ -39,6 +39,7 @@ from provisioning.web import (
     Access,
     Context,
     CurrentUser,
+    RowId,
     access,
     audit,
     client_address,
@@ -197,7 +198,7 @@ def api_create_person(
 
 
 @router.get("/v1/people/{person_id}", openapi_extra=STAFF, response_model=PersonOut)
-def api_person(context: Context, person_id: int) -> PersonOut:
+def api_person(context: Context, person_id: RowId) -> PersonOut:
     with context.deps.store.sessions.reading() as session:
         try:
             return person_out(person_row(session, get_person(session, person_id)))
@@ -207,7 +208,7 @@ def api_person(context: Context, person_id: int) -> PersonOut:
 
 @router.put("/v1/people/{person_id}", openapi_extra=STAFF, response_model=PersonOut)
 def api_update_person(
-    request: Request, context: Context, user: CurrentUser, person_id: int, body: PersonUpdate
+    request: Request, context: Context, user: CurrentUser, person_id: RowId, body: PersonUpdate
 ) -> PersonOut:
     timezone = context.deps.gateway_config.site.timezone
     data = PersonInput.model_validate(body.model_dump(exclude={"version"}))
@@ -228,7 +229,7 @@ def api_update_person(
 
 @router.delete("/v1/people/{person_id}", openapi_extra=ADMIN, status_code=204)
 def api_erase_person(
-    request: Request, context: Context, user: CurrentUser, person_id: int
+    request: Request, context: Context, user: CurrentUser, person_id: RowId
 ) -> Response:
     with context.deps.store.sessions.reading() as session:
         try:
@@ -303,7 +304,7 @@ def api_alerts(context: Context, open_only: bool = False, kind: Search = "") -> 
 
 
 @router.post("/v1/alerts/{alert_id}/ack", openapi_extra=STAFF, status_code=204)
-def api_ack(request: Request, context: Context, user: CurrentUser, alert_id: int) -> Response:
+def api_ack(request: Request, context: Context, user: CurrentUser, alert_id: RowId) -> Response:
     with context.deps.store.sessions.writing() as session:
         if not acknowledge_alert(session, alert_id, user.username, context.deps.clock()):
             raise HTTPException(404, "not_found")
@@ -341,7 +342,7 @@ def api_issue_code(
 
 @router.post("/v1/codes/{code_id}/revoke", openapi_extra=STAFF, status_code=204)
 def api_revoke_code(
-    request: Request, context: Context, user: CurrentUser, code_id: int
+    request: Request, context: Context, user: CurrentUser, code_id: RowId
 ) -> Response:
     with context.deps.store.sessions.writing() as session:
         if not revoke_visitor_code(session, code_id):

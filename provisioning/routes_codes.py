@@ -21,6 +21,7 @@ from provisioning.web import (
     AppContext,
     Context,
     CurrentUser,
+    RowId,
     access,
     audit,
     render,
@@ -115,7 +116,7 @@ def codes_issue(
 
 
 @router.post("/codes/{code_id}/revoke", openapi_extra=STAFF, include_in_schema=False)
-def codes_revoke(request: Request, context: Context, user: CurrentUser, code_id: int) -> Response:
+def codes_revoke(request: Request, context: Context, user: CurrentUser, code_id: RowId) -> Response:
     with context.deps.store.sessions.writing() as session:
         if revoke_visitor_code(session, code_id):
             audit(session, request, user, "revoke_visitor_code", f"code:{code_id}")

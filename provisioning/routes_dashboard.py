@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from gateway.store.schema_events import Alert
 from provisioning.deps import GatewayStatus, HealthCheck, LiveFrame
 from provisioning.events_query import EventFilter, find_alerts, find_events
-from provisioning.web import Access, AppContext, Context, access, render
+from provisioning.web import Access, AppContext, Context, RowId, access, render
 
 router = APIRouter()
 STAFF = access(Access.STAFF)
@@ -73,7 +73,7 @@ def camera_snapshot(context: Context) -> Response:
 
 
 @router.get("/alerts/{alert_id}/snapshot.jpg", openapi_extra=STAFF, include_in_schema=False)
-def alert_snapshot(context: Context, alert_id: int) -> Response:
+def alert_snapshot(context: Context, alert_id: RowId) -> Response:
     with context.deps.store.sessions.reading() as session:
         alert = session.get(Alert, alert_id)
         data = None if alert is None else alert.snapshot_jpeg

@@ -34,6 +34,7 @@ from provisioning.web import (
     AppContext,
     Context,
     CurrentUser,
+    RowId,
     access,
     audit,
     render,
@@ -44,7 +45,7 @@ router = APIRouter()
 STAFF = access(Access.STAFF)
 
 
-def _refuse(request: Request, context: AppContext, person_id: int, key: str) -> Response:
+def _refuse(request: Request, context: AppContext, person_id: RowId, key: str) -> Response:
     return person_page(request, context, person_id, {"errors": [translator(request)(key)]}, 400)
 
 
@@ -65,7 +66,7 @@ async def _collect_photos(request: Request, context: AppContext) -> list[tuple[s
 
 @router.post("/people/{person_id}/enrol", openapi_extra=STAFF, include_in_schema=False)
 async def enrol_analyse(
-    request: Request, context: Context, user: CurrentUser, person_id: int
+    request: Request, context: Context, user: CurrentUser, person_id: RowId
 ) -> Response:
     deps = context.deps
     pipeline = deps.pipeline
@@ -114,7 +115,7 @@ def enrol_save(
     request: Request,
     context: Context,
     user: CurrentUser,
-    person_id: int,
+    person_id: RowId,
     key: Annotated[str, Form(max_length=100)],
     confirm_duplicate: Annotated[bool, Form()] = False,
 ) -> Response:
@@ -154,7 +155,7 @@ def enrol_save(
 def _store_templates(
     context: AppContext,
     session: Session,
-    person_id: int,
+    person_id: RowId,
     photos: list[PhotoResult],
     model_id: str,
 ) -> int:

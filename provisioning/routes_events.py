@@ -15,7 +15,7 @@ from gateway.store.base import Method, Verdict
 from gateway.store.schema_credentials import WatchlistEntry
 from provisioning.events_query import EVENT_COLUMNS, EventFilter, find_alerts, find_events, to_csv
 from provisioning.people_service import localise
-from provisioning.web import Access, AppContext, Context, CurrentUser, access, audit, render
+from provisioning.web import Access, AppContext, Context, CurrentUser, RowId, access, audit, render
 
 router = APIRouter()
 STAFF = access(Access.STAFF)
@@ -95,7 +95,7 @@ def alerts_page(
 
 
 @router.post("/alerts/{alert_id}/ack", openapi_extra=STAFF, include_in_schema=False)
-def alerts_ack(request: Request, context: Context, user: CurrentUser, alert_id: int) -> Response:
+def alerts_ack(request: Request, context: Context, user: CurrentUser, alert_id: RowId) -> Response:
     with context.deps.store.sessions.writing() as session:
         if acknowledge_alert(session, alert_id, user.username, context.deps.clock()):
             audit(session, request, user, "acknowledge_alert", f"alert:{alert_id}")

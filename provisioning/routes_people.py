@@ -23,7 +23,7 @@ from provisioning.people_service import (
     person_row,
     update_person,
 )
-from provisioning.web import Access, Context, CurrentUser, access, audit, render, translator
+from provisioning.web import Access, Context, CurrentUser, RowId, access, audit, render, translator
 
 router = APIRouter()
 STAFF = access(Access.STAFF)
@@ -94,7 +94,7 @@ def render_key(request: Request, key: str) -> str:
 
 
 def person_page(
-    request: Request, context: Context, person_id: int, extra: dict[str, Any], status: int = 200
+    request: Request, context: Context, person_id: RowId, extra: dict[str, Any], status: int = 200
 ) -> Response:
     timezone = context.deps.gateway_config.site.timezone
     with context.deps.store.sessions.reading() as session:
@@ -127,13 +127,13 @@ def person_page(
 
 
 @router.get("/people/{person_id}", openapi_extra=STAFF, include_in_schema=False)
-def person_detail(request: Request, context: Context, person_id: int) -> Response:
+def person_detail(request: Request, context: Context, person_id: RowId) -> Response:
     return person_page(request, context, person_id, {})
 
 
 @router.post("/people/{person_id}", openapi_extra=STAFF, include_in_schema=False)
 async def person_update(
-    request: Request, context: Context, user: CurrentUser, person_id: int
+    request: Request, context: Context, user: CurrentUser, person_id: RowId
 ) -> Response:
     values, version = await person_form(request)
     try:
@@ -167,7 +167,7 @@ def person_set_active(
     request: Request,
     context: Context,
     user: CurrentUser,
-    person_id: int,
+    person_id: RowId,
     active: Annotated[bool, Form()],
 ) -> Response:
     with context.deps.store.sessions.writing() as session:
@@ -187,7 +187,7 @@ def person_add_card(
     request: Request,
     context: Context,
     user: CurrentUser,
-    person_id: int,
+    person_id: RowId,
     facility: Annotated[int, Form(ge=0, le=65535)],
     number: Annotated[int, Form(ge=0, le=2**31 - 1)],
 ) -> Response:
@@ -208,7 +208,7 @@ def person_set_pin(
     request: Request,
     context: Context,
     user: CurrentUser,
-    person_id: int,
+    person_id: RowId,
     pin: Annotated[str, Form(pattern=r"^[0-9]{4,12}$")],
 ) -> Response:
     try:
@@ -225,7 +225,7 @@ def person_erase(
     request: Request,
     context: Context,
     user: CurrentUser,
-    person_id: int,
+    person_id: RowId,
     confirm: Annotated[str, Form(max_length=64)],
 ) -> Response:
     with context.deps.store.sessions.reading() as session:

@@ -12,10 +12,10 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
@@ -35,7 +35,7 @@ PRE_COOKIE = "menwei_pre"
 LANG_COOKIE = "menwei_lang"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-TEMPLATE_DIR = Path(__file__).parent / "templates"
+TEMPLATE_DIR = FilePath(__file__).parent / "templates"
 
 
 class Access(StrEnum):
@@ -122,6 +122,8 @@ def principal_of(request: Request) -> Principal:
 
 
 CurrentUser = Annotated[Principal, Depends(principal_of)]
+# Row ids in paths: positive and within SQLite's 64-bit INTEGER (larger ones are a clean 422).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def translator(request: Request) -> Translator:
