@@ -183,6 +183,15 @@ class MatchConfig(Section):
         le=1.0,
         description="Minimum gap between the best identity and the best other identity.",
     )
+    small_gallery_identities: int = Field(
+        20,
+        ge=0,
+        le=100000,
+        description="While the "
+        "resident gallery holds fewer other identities than "
+        "this, the embedder's stricter small_gallery_threshold "
+        "applies (the margin test needs competitors).",
+    )
     flip_average: bool = Field(
         True,
         description="Average the embedding of the face and its "

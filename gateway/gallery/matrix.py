@@ -26,6 +26,7 @@ class Match:
     score: float
     margin: float
     second_identity: str | None
+    competitors: int = 0  # other identities the probe was compared with (margin's strength)
 
 
 class Gallery:
@@ -111,4 +112,5 @@ class Gallery:
             score=float(scores[best]),
             margin=float(scores[best]) - second_score,
             second_identity=self._identities[self._label_codes[second]] if has_other else None,
+            competitors=len(self._identities) - 1,
         )

@@ -59,6 +59,9 @@ class Thresholds:
 
     similarity_threshold: float | None
     watchlist_threshold: float | None
+    # Stricter resident threshold while the gallery holds few other identities (the margin test
+    # then has little to compare against); None = no separate value (the resident one applies).
+    small_gallery_threshold: float | None = None
 
     @property
     def calibrated(self) -> bool:
@@ -260,7 +263,9 @@ def _preprocess(table: Mapping[str, Any], where: str) -> Preprocess:
 
 
 def _thresholds(table: Mapping[str, Any], where: str) -> Thresholds:
-    def value(key: str) -> float | None:
+    def value(key: str, required: bool = True) -> float | None:
+        if not required and key not in table:
+            return None
         raw = float(_req(table, key, where))
         if math.isnan(raw):
             return None
@@ -268,7 +273,11 @@ def _thresholds(table: Mapping[str, Any], where: str) -> Thresholds:
             raise ManifestError(f"{where}.{key}: cosine threshold {raw} outside [-1, 1]")
         return raw
 
-    return Thresholds(value("similarity_threshold"), value("watchlist_threshold"))
+    return Thresholds(
+        value("similarity_threshold"),
+        value("watchlist_threshold"),
+        value("small_gallery_threshold", required=False),
+    )
 
 
 def _source(table: Mapping[str, Any], where: str) -> Source:

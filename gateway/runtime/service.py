@@ -121,7 +121,7 @@ class AccessService:
             pipeline,
             residents,
             watchlist,
-            rule_from_config(config.vision, resident_threshold),
+            rule_from_config(config.vision, resident_threshold, models.small_gallery_threshold),
             watch_threshold,
         )
         common: dict[str, Any] = {

@@ -191,7 +191,7 @@ class VisionLoop:
                 snapshot=frame,
             )
         is_stranger = result.match is None or not self.recogniser.rule.is_match_score(
-            result.match.score, result.match.margin
+            result.match.score, result.match.margin, result.match.competitors
         )
         if analysis.usable and analysis.embedding is not None and is_stranger:
             alert = self.loiter.observe(track, analysis.embedding)

@@ -35,6 +35,7 @@ class FrameEvidence:
     score: float
     margin: float
     live: bool | None
+    competitors: int = 0  # other enrolled identities the margin was measured against
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class DecisionRule:
     min_margin: float
     window: int
     agree: int
+    # With few other enrolled identities the margin test has little to compare against, so the
+    # stricter threshold applies until the gallery holds `small_gallery_identities` others.
+    small_gallery_threshold: float = 0.0
+    small_gallery_identities: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.agree <= self.window:
@@ -52,12 +57,18 @@ class DecisionRule:
         if math.isnan(self.similarity_threshold):
             raise ValueError("similarity threshold is not calibrated")
 
-    def is_match_score(self, score: float, margin: float) -> bool:
-        return score >= self.similarity_threshold and margin >= self.min_margin
+    def threshold_for(self, competitors: int) -> float:
+        """The resident threshold, or the stricter one while the gallery has few identities."""
+        if competitors < self.small_gallery_identities:
+            return max(self.similarity_threshold, self.small_gallery_threshold)
+        return self.similarity_threshold
+
+    def is_match_score(self, score: float, margin: float, competitors: int) -> bool:
+        return score >= self.threshold_for(competitors) and margin >= self.min_margin
 
     def is_match(self, evidence: FrameEvidence) -> bool:
         return evidence.identity is not None and self.is_match_score(
-            evidence.score, evidence.margin
+            evidence.score, evidence.margin, evidence.competitors
         )
 
 

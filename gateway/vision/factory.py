@@ -30,6 +30,7 @@ class PipelineModels:
     liveness: tuple[LivenessModel, ...]
     similarity_threshold: float
     watchlist_threshold: float
+    small_gallery_threshold: float = float("nan")
 
 
 def build_pipeline(models: PipelineModels, config: VisionConfig, threads: int = 2) -> FacePipeline:
@@ -97,6 +98,9 @@ def models_from_pack(resolved: ResolvedPack) -> PipelineModels:
         liveness=liveness,
         similarity_threshold=_calibrated(resident),
         watchlist_threshold=_calibrated(watchlist),
+        small_gallery_threshold=_calibrated(
+            thresholds.small_gallery_threshold if thresholds else None
+        ),
     )
 
 

@@ -8,6 +8,7 @@ stricter threshold and never grant anything.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gateway.config.model import VisionConfig
@@ -31,12 +32,18 @@ class FaceResult:
     newly_granted: bool
 
 
-def rule_from_config(config: VisionConfig, similarity_threshold: float) -> DecisionRule:
+def rule_from_config(
+    config: VisionConfig, similarity_threshold: float, small_gallery_threshold: float = 0.0
+) -> DecisionRule:
+    """The decision rule; a NaN small-gallery threshold means "none" (the resident one applies)."""
+    small = 0.0 if math.isnan(small_gallery_threshold) else small_gallery_threshold
     return DecisionRule(
         similarity_threshold=similarity_threshold,
         min_margin=config.match.min_margin,
         window=config.tracker.window,
         agree=config.tracker.agree,
+        small_gallery_threshold=small,
+        small_gallery_identities=config.match.small_gallery_identities if small else 0,
     )
 
 
@@ -95,6 +102,7 @@ class Recogniser:
                 score=match.score if match else -1.0,
                 margin=match.margin if match else 0.0,
                 live=live if analysis.usable else None,
+                competitors=match.competitors if match else 0,
             )
         )
         decision = decide(track.history, self.rule)

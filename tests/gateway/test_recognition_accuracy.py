@@ -3,7 +3,10 @@
 - deepface's same-person pairs score above the resident threshold, different-person pairs below;
 - every LFW impostor pair of the development folds, replayed as a 3-frame live track against a
   gallery holding the other person, is refused by the default decision rule (zero false grants);
-- genuine LFW pairs replayed the same way are mostly granted (the rule is not simply "never").
+- genuine LFW pairs replayed against a building-sized gallery (the person plus 40 others) are
+  mostly granted (the rule is not simply "never");
+- East-Asian strangers (NUAA webcam subjects), whom this embedder scores close to each other, are
+  never granted against a small gallery (the stricter small-gallery threshold).
 """
 
 from __future__ import annotations
@@ -48,22 +51,31 @@ def lfw_pairs(faces_dir: Path, pipeline: FacePipeline) -> list[tuple[bool, np.nd
 
 def _replay(
     probe: np.ndarray,
-    enrolled: np.ndarray,
-    model_id: str,
+    gallery: Gallery,
+    config: VisionConfig,
+    models: PipelineModels,
     frames: int = 3,
-    config: VisionConfig | None = None,
-    threshold: float = 0.0,
 ) -> Verdict:
-    config = config or VisionConfig()
-    gallery = Gallery(model_id, probe.shape[0])
-    gallery.add("enrolled", enrolled, model_id)
-    rule = rule_from_config(config, threshold)
+    """Replay one probe as a `frames`-long live track through the default decision rule."""
+    threshold, _ = effective_thresholds(models, config)
+    rule = rule_from_config(config, threshold, models.small_gallery_threshold)
     history = []
     for _ in range(frames):
         match = gallery.search(probe)
         assert match is not None
-        history.append(FrameEvidence(match.identity, match.score, match.margin, live=True))
+        history.append(
+            FrameEvidence(
+                match.identity, match.score, match.margin, live=True, competitors=match.competitors
+            )
+        )
     return decide(history, rule).verdict
+
+
+def _gallery(model_id: str, people: dict[str, np.ndarray]) -> Gallery:
+    gallery = Gallery(model_id, 128)
+    for identity, vector in people.items():
+        gallery.add(identity, vector, model_id)
+    return gallery
 
 
 def test_deepface_pairs_split_at_the_resident_threshold(
@@ -86,28 +98,57 @@ def test_no_lfw_impostor_is_granted_as_a_three_frame_track(
     pipeline: FacePipeline,
     pipeline_models: PipelineModels,
 ) -> None:
-    threshold, _ = effective_thresholds(pipeline_models, pipeline.config)
     impostors = [(a, b) for same, a, b in lfw_pairs if not same]
     assert len(impostors) == 900
     for probe, enrolled in impostors:
         for first, second in ((probe, enrolled), (enrolled, probe)):
-            verdict = _replay(
-                first, second, pipeline.model_id, config=pipeline.config, threshold=threshold
-            )
+            gallery = _gallery(pipeline.model_id, {"enrolled": second})
+            verdict = _replay(first, gallery, pipeline.config, pipeline_models)
             assert verdict is not Verdict.GRANT
 
 
-def test_most_genuine_lfw_pairs_are_granted(
+def test_most_genuine_lfw_pairs_are_granted_in_a_building_sized_gallery(
     lfw_pairs: list[tuple[bool, np.ndarray, np.ndarray]],
     pipeline: FacePipeline,
     pipeline_models: PipelineModels,
 ) -> None:
-    threshold, _ = effective_thresholds(pipeline_models, pipeline.config)
     genuine = [(a, b) for same, a, b in lfw_pairs if same]
-    granted = sum(
-        _replay(a, b, pipeline.model_id, config=pipeline.config, threshold=threshold)
-        is Verdict.GRANT
-        for a, b in genuine
-    )
+    others = [b for same, _, b in lfw_pairs if not same]
+    granted = 0
+    for index, (probe, enrolled) in enumerate(genuine):
+        neighbours = {f"other{k}": others[(index * 7 + k) % len(others)] for k in range(40)}
+        gallery = _gallery(pipeline.model_id, {"enrolled": enrolled, **neighbours})
+        granted += _replay(probe, gallery, pipeline.config, pipeline_models) is Verdict.GRANT
     # One photo against one photo, years apart: the door sees several frames and templates.
-    assert granted / len(genuine) >= 0.88
+    assert granted / len(genuine) >= 0.85, granted / len(genuine)
+
+
+def test_east_asian_strangers_are_not_granted_against_a_small_gallery(
+    faces_dir: Path, pipeline: FacePipeline, pipeline_models: PipelineModels
+) -> None:
+    rows = [
+        r
+        for r in csv.DictReader((faces_dir / "antispoof/manifest.csv").open())
+        if r["liveness_label"] == "live" and r["subject"].startswith(("nuaa", "lestari"))
+    ]
+    by_subject: dict[str, list[np.ndarray]] = {}
+    for row in rows:
+        vector = _embed(pipeline, faces_dir / row["path"])
+        if vector is not None:
+            by_subject.setdefault(row["subject"], []).append(vector)
+    assert len(by_subject) >= 8
+    strangers_tried = 0
+    for resident, vectors in by_subject.items():
+        gallery = _gallery(pipeline.model_id, {resident: vectors[0]})
+        for stranger, probes in by_subject.items():
+            if stranger == resident:
+                continue
+            for probe in probes:
+                strangers_tried += 1
+                assert (
+                    _replay(probe, gallery, pipeline.config, pipeline_models) is not Verdict.GRANT
+                ), (stranger, resident)
+        # the resident's own other captures are still recognised
+        own = [_replay(v, gallery, pipeline.config, pipeline_models) for v in vectors[1:]]
+        assert own.count(Verdict.GRANT) >= len(own) - 1, resident
+    assert strangers_tried > 200

@@ -140,3 +140,14 @@ def test_tracker_never_assigns_one_track_to_two_faces(frames: list[list[tuple]])
         tracks, _ = tracker.update(boxes)
         assert len(tracks) == len(boxes)
         assert len({t.track_id for t in tracks}) == len(tracks)
+
+
+def test_small_gallery_uses_the_stricter_threshold() -> None:
+    rule = DecisionRule(
+        0.93, 0.02, window=5, agree=3, small_gallery_threshold=0.955, small_gallery_identities=20
+    )
+    lone = FrameEvidence("alice", 0.95, 2.0, live=True, competitors=0)
+    crowded = FrameEvidence("alice", 0.95, 0.05, live=True, competitors=25)
+    assert decide([lone] * 3, rule).verdict is Verdict.UNKNOWN
+    assert decide([crowded] * 3, rule).verdict is Verdict.GRANT
+    assert rule.threshold_for(19) == 0.955 and rule.threshold_for(20) == 0.93

@@ -232,3 +232,76 @@ def test_restart_recovers_events_and_gallery(
     assert second.service.gallery_counts.templates == 1
     assert any(e.verdict is Verdict.GRANT for e in _events(second))
     assert second.wait_for(lambda: any(d.granted for d in second.decisions))
+
+
+def _blank(path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(path), np.full((480, 640, 3), 128, np.uint8))
+
+
+def test_unknown_face_coming_back_raises_a_loiterer_alert(
+    tmp_path: Path,
+    faces_dir: Path,
+    models_mirror: Path,
+    e2e_pipeline: FacePipeline,
+    run_service: RunService,
+) -> None:
+    import shutil
+
+    camera = tmp_path / "cam"
+    camera.mkdir()
+    visits = sorted((faces_dir / "antispoof/nuaa_raw/live").glob("0003_*.jpg"))[:3]
+    index = 0
+    for visit in visits:  # the same stranger, three separate tracks
+        for _ in range(4):
+            shutil.copy(visit, camera / f"{index:03d}.jpg")
+            index += 1
+        for _ in range(15):  # long enough for the track to end even if frames are dropped
+            _blank(camera / f"{index:03d}.png")
+            index += 1
+    config = make_config(
+        tmp_path,
+        models_mirror,
+        camera,
+        camera={"folder_fps": 6.0},
+        access={"loiter": {"min_visits": 3}},
+    )
+    enrolment = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]
+    enrol(config, e2e_pipeline, enrolment, external_id="lestari")
+    running = run_service(config)
+    assert running.wait_for(running.camera_done)
+    assert running.wait_for(lambda: "loiterer" in {a.kind for a in _alerts(running)}, timeout=5)
+    assert not any(d.granted for d in running.decisions)
+
+
+def test_a_second_person_on_one_grant_raises_a_tailgating_alert(
+    tmp_path: Path,
+    faces_dir: Path,
+    models_mirror: Path,
+    e2e_pipeline: FacePipeline,
+    run_service: RunService,
+) -> None:
+    import cv2
+    import numpy as np
+
+    camera = tmp_path / "cam"
+    camera.mkdir()
+    resident = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))
+    stranger = cv2.imread(
+        str(sorted((faces_dir / "antispoof/nuaa_raw/live").glob("0004_*.jpg"))[0])
+    )
+    for index, path in enumerate(resident[1:]):
+        left = cv2.imread(str(path))
+        right = cv2.resize(
+            stranger, (left.shape[1] * stranger.shape[0] // stranger.shape[0], left.shape[0])
+        )
+        cv2.imwrite(str(camera / f"{index:03d}.jpg"), np.hstack([left, right]))
+    config = make_config(
+        tmp_path, models_mirror, camera, vision={"detector": {"input_max_side": 960}}
+    )
+    enrol(config, e2e_pipeline, resident[0], external_id="lestari")
+    running = run_service(config)
+    assert running.wait_for(lambda: any(d.granted for d in running.decisions))
+    assert running.wait_for(lambda: "tailgating" in {a.kind for a in _alerts(running)}, timeout=20)
