@@ -1,0 +1,101 @@
+"""Connecting the staff page to a running AccessService: its status, its camera, its store.
+
+`deps_for_service` builds ProvisioningDeps from a started service, so `menwei run` needs one
+call. The live view shows the camera's newest frame; boxes and names appear when the vision
+loop exposes its latest results as `last_results` (a (frame seq, results) pair), see the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.config.model import GatewayConfig
+from gateway.runtime.service import AccessService
+from gateway.vision.decision import Verdict
+from gateway.vision.recogniser import FaceResult
+from provisioning.config import ProvisioningConfig
+from provisioning.config_file import config_saver
+from provisioning.deps import (
+    FaceBox,
+    GatewayStatus,
+    HealthCheck,
+    LiveFrame,
+    ProvisioningDeps,
+)
+
+
+def service_status(service: AccessService) -> GatewayStatus:
+    checks = []
+    door_state = "stopped"
+    if service.door_loop is not None:
+        door_state = service.door_loop.door.state.value
+        alarms = ", ".join(sorted(a.value for a in service.door_loop.door.alarms))
+        checks.append(HealthCheck("door", service.door_loop.running, alarms))
+    if service.camera is not None:
+        status = service.camera.status()
+        active = [str(c.kind) for c in status.health.conditions if c.active]
+        age = status.health.last_frame_age_s
+        detail = f"{status.capture.state}" + (f", frame {age:.1f} s old" if age is not None else "")
+        ok = not active and str(status.capture.state) == "running"
+        checks.append(
+            HealthCheck("camera", ok, detail + (f"; {', '.join(active)}" if active else ""))
+        )
+    counts = service.gallery_counts
+    models_ok = service.pipeline is not None and service.vision_loop is not None
+    detail = "" if counts is None else f"{counts.residents} people, {counts.templates} templates"
+    if counts is not None and counts.refused_other_model:
+        models_ok = False
+        detail += f", {counts.refused_other_model} from another model (re-enrol)"
+    checks.append(HealthCheck("models", models_ok and service.alive(), detail))
+    checks.append(HealthCheck("broker", False, "station link not wired to this page yet"))
+    return GatewayStatus(door_state, tuple(checks))
+
+
+def _label(result: FaceResult) -> str:
+    """The decided identity (a person id in the gallery) or the verdict, e.g. 'unknown'."""
+    decision = result.decision
+    return f"#{decision.identity}" if decision.identity else str(decision.verdict)
+
+
+def service_frame(service: AccessService) -> LiveFrame | None:
+    camera = service.camera
+    if camera is None:
+        return None
+    captured = camera.latest(0, timeout=0)
+    if captured is None:
+        return None
+    faces: tuple[FaceBox, ...] = ()
+    last = getattr(service.vision_loop, "last_results", None)
+    if last is not None and last[0] == captured.seq:
+        faces = tuple(
+            FaceBox(r.analysis.detection.box, _label(r), r.decision.verdict is Verdict.GRANT)
+            for r in last[1]
+        )
+    return LiveFrame(captured.image, faces)
+
+
+def deps_for_service(
+    service: AccessService,
+    settings: ProvisioningConfig,
+    config_path: Path | None,
+    similarity_threshold: float,
+) -> ProvisioningDeps:
+    """Deps over a started service; without a config file the settings page cannot save."""
+    if service.store is None:
+        raise RuntimeError("start the AccessService before mounting the staff page")
+    deps = ProvisioningDeps(
+        store=service.store,
+        gateway_config=service.config,
+        settings=settings,
+        pipeline=service.pipeline,
+        similarity_threshold=similarity_threshold,
+        door_id=service.door_id,
+        status_provider=lambda: service_status(service),
+        frame_provider=lambda: service_frame(service),
+        clock=service.now,
+    )
+    if config_path is not None:
+        save: Callable[[GatewayConfig], None] = config_saver(config_path)
+        deps.save_config = save
+    return deps
