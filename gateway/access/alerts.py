@@ -56,8 +56,15 @@ class AlertRecorder:
     """Writes alerts for one door of one gateway."""
 
     def __init__(
-        self, store: Store, *, gateway_id: str, door_id: int, now: Callable[[], datetime]
+        self,
+        store: Store,
+        *,
+        gateway_id: str,
+        door_id: int,
+        now: Callable[[], datetime],
+        snapshot_allowed: Callable[[], bool] = lambda: True,
     ) -> None:
+        self.snapshot_allowed = snapshot_allowed
         self.store = store
         self.gateway_id = gateway_id
         self.door_id = door_id
@@ -73,7 +80,8 @@ class AlertRecorder:
     ) -> RaisedAlert | None:
         at = self.now()
         limit = self.store.config.max_snapshot_bytes
-        jpeg = encode_snapshot(snapshot, limit) if snapshot is not None else None
+        keep = snapshot is not None and self.snapshot_allowed()
+        jpeg = encode_snapshot(snapshot, limit) if keep and snapshot is not None else None
         try:
             with self.store.sessions.writing() as session:
                 alert = raise_alert(

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "gateway.bench.cli",
     "firmware_bridge.cli",
     "gateway.runtime.cli",
+    "gateway.ops.cli",
     "gateway.demo",
 )
 

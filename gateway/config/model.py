@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from firmware_bridge.config import DoorConfig
 from gateway.access.config import AccessConfig
 from gateway.camera.config import CameraConfig
+from gateway.ops.config import OpsConfig
 from gateway.store.config import StoreConfig
 
 
@@ -250,3 +251,4 @@ class GatewayConfig(Section):
     access: AccessConfig = Field(default_factory=AccessConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)

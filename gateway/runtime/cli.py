@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import ConfigError, load_config
+from gateway.ops.logging_setup import configure_logging
 
 LOG = logging.getLogger("menwei.run")
 
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error)
         return 2
+    configure_logging(config.logging, verbose=getattr(args, "verbose", False))
     service = AccessService(
         config,
         on_decision=lambda d: LOG.info(

@@ -31,9 +31,15 @@ from gateway.camera.runtime import Camera
 from gateway.camera.source import FrameSource
 from gateway.config.model import GatewayConfig
 from gateway.gallery import Gallery
+from gateway.ops.paths import data_folder
+from gateway.ops.retention import DiskGuard
+from gateway.ops.sdnotify import Liveness
+from gateway.ops.service_hooks import OpsRuntime, service_liveness, start_ops
+from gateway.ops.telemetry import Provider, standard_sources
 from gateway.runtime.bootstrap import ensure_door
 from gateway.runtime.door_loop import DoorLoop
 from gateway.runtime.vision_loop import VisionLoop
+from gateway.store.events import count_pending
 from gateway.store.gallery_load import fill_gallery, load_gallery_rows
 from gateway.store.store import Store, open_store
 from gateway.store.watchlist import load_watchlist
@@ -87,6 +93,7 @@ class AccessService:
         self.policy: AccessPolicy | None = None
         self.recogniser: Recogniser | None = None
         self.gallery_counts: GalleryCounts | None = None
+        self.ops: OpsRuntime | None = None
 
     def __enter__(self) -> AccessService:
         self.start()
@@ -105,6 +112,8 @@ class AccessService:
         self.started_at = begin
         self.ready_after_s = time.monotonic() - begin
         LOG.info("menwei ready in %.2f s", self.ready_after_s)
+        if self.ops is not None:
+            self.ops.ready(f"ready in {self.ready_after_s:.1f} s: {self.gallery_counts}")
 
     def _start(self) -> None:
         config = self.config
@@ -130,7 +139,8 @@ class AccessService:
             "now": self.now,
         }
         self.policy = AccessPolicy(store, **common)
-        self.alerts = AlertRecorder(store, **common)
+        disk = DiskGuard.for_store(store, config.ops.retention, data_folder(config))
+        self.alerts = AlertRecorder(store, **common, snapshot_allowed=disk.snapshot_allowed)
 
         io = self._door_io or create_door_io(config.door)
         self._stack.enter_context(door_session(io, config.door))
@@ -162,6 +172,14 @@ class AccessService:
         self._stack.callback(self.camera.stop)
         self.vision_loop.start()
         self._stack.callback(self.vision_loop.stop)
+        self.ops = start_ops(
+            config.ops,
+            store=store,
+            alive=self.liveness(),
+            telemetry=self.telemetry_sources(),
+            now=self.now,
+        )
+        self._stack.callback(self.ops.stop)
 
     def _load_galleries(self, store: Store, pipeline: FacePipeline) -> tuple[Gallery, Gallery]:
         model_id, dimension = pipeline.model_id, pipeline.embedder.dimension
@@ -190,6 +208,35 @@ class AccessService:
     def stop(self) -> None:
         """Stop everything in reverse order; the relay ends de-energised."""
         self._stack.close()
+
+    def liveness(self) -> Liveness:
+        """What the systemd watchdog pings on: threads running and their loops coming round."""
+        vision, door = self.vision_loop, self.door_loop
+        assert vision is not None and door is not None
+        return service_liveness(
+            self.config.ops.watchdog,
+            threads_running=self.alive,
+            vision_heartbeat_s=lambda: vision.heartbeat,
+            door_heartbeat_s=lambda: door.heartbeat_ns / 1e9,
+        )
+
+    def telemetry_sources(self) -> dict[str, Provider]:
+        """Providers for metrics and the station's telemetry snapshot."""
+        vision, camera, store = self.vision_loop, self.camera, self.store
+        assert vision is not None and camera is not None and store is not None
+        gateway_id = self.config.site.gateway_id
+
+        def outbox_depth() -> int:
+            with store.sessions.reading() as session:
+                return count_pending(session, gateway_id)
+
+        return standard_sources(
+            frames=lambda: vision.stats.frames,
+            latency_ms=lambda: list(vision.stats.latency_ms),
+            dropped_frames=lambda: camera.status().capture.frames_dropped,
+            outbox_depth=outbox_depth,
+            data_dir=data_folder(self.config),
+        )
 
     def alive(self) -> bool:
         """True while the vision and door threads are running (for the systemd watchdog)."""
