@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 # Debian packages the tests and the demo use; installed only when missing.
-APT_PACKAGES := mosquitto chromium
+APT_PACKAGES := mosquitto chromium shellcheck
 export MENWEI_SHARED ?= $(abspath ..)/shared
 export MENWEI_MODELS_MIRROR ?= $(MENWEI_SHARED)/models
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q -e '.[dev]'
 	# insightface: alignment utilities only; --no-deps keeps its opencv-python
 	# (GUI build) from shadowing opencv-python-headless. See pyproject.toml.
-	$(PIP) install -q --no-deps 'insightface>=0.7.3'
+	$(PIP) install -q --no-deps 'insightface==2.1'
 	touch $(STAMP)
 
 apt:
@@ -45,10 +45,11 @@ test-fast: venv
 bench: venv
 	$(VENV)/bin/menwei bench
 
-lint: venv
+lint: venv apt
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy gateway firmware_bridge provisioning
+	shellcheck scripts/*.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
