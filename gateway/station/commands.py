@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from gateway.station.config import StationConfig
-from gateway.station.sync import SyncRefused, apply_people_delta, apply_watchlist_delta
+from gateway.station.people_sync import apply_people_delta
+from gateway.station.sync import SyncRefused, apply_watchlist_delta
 from gateway.station.verify import VerifiedCommand
 from gateway.store.schema_people import Building, Door, Unit
 from gateway.store.store import Store

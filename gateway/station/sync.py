@@ -1,4 +1,4 @@
-"""Applying the station's versioned deltas (watch-list and people) atomically.
+"""The station's versioned deltas: shared checks, and the watch-list delta (people: people_sync).
 
 A delta names the version it builds on (`from_version`, must equal the stored version) and the
 version it produces (`version`, must be greater). Every template carries its `model_id`; if any
@@ -19,20 +19,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.store.base import Role
-from gateway.store.credentials import (
-    active_face_consent,
-    add_card,
-    find_card_holder,
-    record_consent,
-    store_face_template,
-)
-from gateway.store.errors import CredentialPolicyError, NotFound
-from gateway.store.schema_credentials import FaceTemplate
-from gateway.store.schema_people import Building, Door, Person, Unit
+from gateway.store.schema_people import Building, Door, Unit
 from gateway.store.store import Store
 from gateway.store.watchlist import (
     advance_sync_version,
@@ -79,7 +69,7 @@ def encode_vector(vector: npt.ArrayLike) -> str:
     return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
 
 
-def _versions(session: Session, stream: str, args: dict[str, Any]) -> int:
+def check_versions(session: Session, stream: str, args: dict[str, Any]) -> int:
     version, base = args.get("version"), args.get("from_version")
     if not isinstance(version, int) or not isinstance(base, int):
         raise SyncRefused("malformed", "version and from_version must be integers")
@@ -91,7 +81,7 @@ def _versions(session: Session, stream: str, args: dict[str, Any]) -> int:
     return version
 
 
-def _check_models(items: list[dict[str, Any]], running_model: str, key: str) -> None:
+def refuse_other_models(items: list[dict[str, Any]], running_model: str, key: str) -> None:
     for item in items:
         if key in item and item.get("model_id") != running_model:
             raise SyncRefused(
@@ -101,14 +91,14 @@ def _check_models(items: list[dict[str, Any]], running_model: str, key: str) -> 
             )
 
 
-def _items(args: dict[str, Any], key: str) -> list[dict[str, Any]]:
+def delta_items(args: dict[str, Any], key: str) -> list[dict[str, Any]]:
     items = args.get(key, [])
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise SyncRefused("malformed", f"{key} must be a list of objects")
     return items
 
 
-def _removes(args: dict[str, Any]) -> list[str]:
+def delta_removes(args: dict[str, Any]) -> list[str]:
     removes = args.get("removes", [])
     if not isinstance(removes, list) or not all(isinstance(r, str) for r in removes):
         raise SyncRefused("malformed", "removes must be a list of external ids")
@@ -118,10 +108,10 @@ def _removes(args: dict[str, Any]) -> list[str]:
 def apply_watchlist_delta(
     store: Store, args: dict[str, Any], running_model: str, at: datetime
 ) -> SyncOutcome:
-    upserts, removes = _items(args, "upserts"), _removes(args)
-    _check_models(upserts, running_model, "vector")
+    upserts, removes = delta_items(args, "upserts"), delta_removes(args)
+    refuse_other_models(upserts, running_model, "vector")
     with store.sessions.writing() as session:
-        version = _versions(session, "watchlist", args)
+        version = check_versions(session, "watchlist", args)
         for item in upserts:
             external_id, category = item.get("external_id"), item.get("category")
             if not isinstance(external_id, str) or not isinstance(category, str):
@@ -141,7 +131,7 @@ def apply_watchlist_delta(
     return SyncOutcome("watchlist", version, len(upserts), removed)
 
 
-def _time(value: object, what: str, optional: bool = False) -> datetime | None:
+def parse_time(value: object, what: str, optional: bool = False) -> datetime | None:
     if value is None and optional:
         return None
     if not isinstance(value, str):
@@ -155,7 +145,7 @@ def _time(value: object, what: str, optional: bool = False) -> datetime | None:
     return parsed
 
 
-class _UnitFinder:
+class UnitFinder:
     """Finds (or creates) the unit of a person by building number, unit and room, in our site."""
 
     def __init__(self, session: Session, door_id: int) -> None:
@@ -200,96 +190,3 @@ class _UnitFinder:
             self.session.flush()
         self._cache[key] = unit.id
         return unit.id
-
-
-def _apply_person(
-    session: Session,
-    store: Store,
-    units: _UnitFinder,
-    item: dict[str, Any],
-    running_model: str,
-    at: datetime,
-) -> None:
-    external_id = item.get("external_id")
-    if not isinstance(external_id, str) or not 0 < len(external_id) <= 64:
-        raise SyncRefused("malformed", "person needs an external_id")
-    try:
-        role = Role(str(item.get("role")))
-    except ValueError as error:
-        raise SyncRefused("malformed", f"{external_id}: unknown role") from error
-    person = session.scalars(select(Person).where(Person.external_id == external_id)).one_or_none()
-    if person is not None and person.erased_at is not None:
-        raise SyncRefused("erased", f"{external_id} was erased; enrol with a new id")
-    if person is None:
-        person = Person(external_id=external_id)
-        session.add(person)
-    unit_id = units.unit_id(item.get("unit"))
-    if role is not Role.STAFF and unit_id is None:
-        raise SyncRefused("malformed", f"{external_id}: a {role.value} needs a unit")
-    person.display_name = item.get("display_name")
-    person.role = role
-    person.unit_id = unit_id
-    person.valid_from = _time(item.get("valid_from"), "valid_from") or at
-    person.valid_until = _time(item.get("valid_until"), "valid_until", optional=True)
-    person.active = bool(item.get("active", True))
-    session.flush()
-    card = item.get("card")
-    if isinstance(card, dict):
-        facility, number = card.get("facility"), card.get("number")
-        if not isinstance(facility, int) or not isinstance(number, int):
-            raise SyncRefused("malformed", f"{external_id}: card needs facility and number")
-        holder = find_card_holder(session, facility, number)
-        if holder is None:
-            add_card(session, person.id, facility, number)
-        elif holder != person.id:
-            raise SyncRefused("card_in_use", f"{external_id}: card is held by someone else")
-    consent = item.get("consent")
-    if isinstance(consent, dict) and active_face_consent(session, person.id) is None:
-        record_consent(
-            session,
-            person.id,
-            text_version=str(consent.get("text_version", "")),
-            taken_by=str(consent.get("taken_by", "station")),
-            taken_at=_time(consent.get("taken_at"), "consent.taken_at") or at,
-        )
-    if "templates" in item:
-        templates = item["templates"]
-        if not isinstance(templates, list):
-            raise SyncRefused("malformed", f"{external_id}: templates must be a list")
-        session.execute(delete(FaceTemplate).where(FaceTemplate.person_id == person.id))
-        for template in templates:
-            vector = decode_vector(template, external_id)
-            try:
-                store_face_template(session, store.cipher, person.id, vector, running_model)
-            except (CredentialPolicyError, NotFound) as error:
-                raise SyncRefused("credential_policy", f"{external_id}: {error}") from error
-
-
-def apply_people_delta(
-    store: Store,
-    args: dict[str, Any],
-    running_model: str,
-    door_id: int,
-    at: datetime,
-    progress: Progress | None = None,
-) -> SyncOutcome:
-    """People, their cards, consent and templates, in one transaction (all or nothing)."""
-    upserts, removes = _items(args, "upserts"), _removes(args)
-    _check_models(upserts, running_model, "templates")
-    with store.sessions.writing() as session:
-        version = _versions(session, "people", args)
-        units = _UnitFinder(session, door_id)
-        for index, item in enumerate(upserts):
-            _apply_person(session, store, units, item, running_model, at)
-            if progress is not None:
-                progress(index + 1)
-        removed = 0
-        for external_id in removes:
-            person = session.scalars(
-                select(Person).where(Person.external_id == external_id)
-            ).one_or_none()
-            if person is not None and person.active:
-                person.active = False
-                removed += 1
-        advance_sync_version(session, "people", version, at)
-    return SyncOutcome("people", version, len(upserts), removed)

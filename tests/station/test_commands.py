@@ -302,3 +302,16 @@ def test_watchlist_sync_is_versioned_and_refuses_other_models(harness: Harness) 
         assert sync_version(session, "watchlist") == 2
         assert session.scalars(select(WatchlistEntry)).all() == []
     assert harness.runtime.watchlist_reloads == 2
+
+
+def test_people_sync_over_the_broker(harness: Harness) -> None:
+    from tests.station.people_delta import people_delta
+
+    harness.start_link()
+    sent = harness.send("sync_people", people_delta(50, 1, "resident"))
+    result = harness.result_for(sent["command"]["id"], "sync_people")
+    assert result["ok"] and result["data"]["upserted"] == 50
+    again = harness.send("sync_people", people_delta(50, 1, "resident"))
+    assert harness.result_for(again["command"]["id"], "sync_people")["error"] == "stale_version"
+    with harness.store.sessions.reading() as session:
+        assert sync_version(session, "people") == 1
