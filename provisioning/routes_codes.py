@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from gateway.store.schema_credentials import VisitorCode
 from gateway.store.schema_people import Building, Door, Unit
 from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
 from provisioning.people_service import local_text, localise
+from provisioning.qr import qr_svg
 from provisioning.web import (
     Access,
     AppContext,
@@ -111,6 +113,7 @@ def codes_issue(
         "valid_from": local_text(start, timezone),
         "valid_until": local_text(end, timezone),
         "max_uses": max_uses,
+        "qr_svg": Markup(qr_svg(issued.code)),  # geometry only, no user text inside
     }
     return render(request, "code_issued.html", page)
 

@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from gateway.store.alerts_audit import raise_alert
@@ -153,6 +155,9 @@ def test_staff_flow_in_a_real_browser(served: tuple[PageHarness, str], faces_dir
         page.click("#code-form button[type=submit]")
         code = page.locator("#issued-code").inner_text()
         assert re.fullmatch(r"\d{6}", code)
+        qr_png = page.locator("#qr svg").screenshot()
+        qr_image = cv2.imdecode(np.frombuffer(qr_png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert cv2.QRCodeDetector().detectAndDecode(qr_image)[0] == code
         shot("07-code-issued")
 
         # the door redeems the code (as the access service does) and a tailgate alert is raised
