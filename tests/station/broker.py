@@ -1,112 +1,19 @@
-"""A real mosquitto for the tests: TLS with a throw-away CA, a password file, an ACL, on 127.0.0.1.
+"""The tests' mosquitto: gateway/station/local_broker.py with the test users and per-gateway ACL.
 
-`MosquittoBroker(dir).start()` writes the certificates, password file (mosquitto_passwd when
-installed, else the PBKDF2-SHA512 `$7$` format written here), ACL and config, then starts
-mosquitto on a free port; `kill()` (SIGKILL) / `terminate()` (SIGTERM, persistence saved) and
-`start()` again restart it on the same port. `stop()` cleans up.
+gw-1 and gw-2 may write only their own availability/status/telemetry/events/cmd_result topics and
+read their own cmd/ topics; `station` may read and write everything under the prefix.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import hashlib
-import ipaddress
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from gateway.station.local_broker import LocalBroker
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 PREFIX = "menwei/v1"
 SITE = "site-a"
 GATEWAY = "gw-1"
-USERS = {
-    "gw-1": "gw1-secret",
-    "gw-2": "gw2-secret",
-    "station": "station-secret",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def write_test_pki(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1/localhost; returns (ca, cert, key) paths."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("menwei test CA"))
-        .issuer_name(_name("menwei test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_path, cert_path, key_path = folder / "ca.pem", folder / "server.pem", folder / "server.key"
-    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return ca_path, cert_path, key_path
-
-
-def pbkdf2_line(user: str, password: str, iterations: int = 101) -> str:
-    """mosquitto 2's `$7$` hash: PBKDF2-HMAC-SHA512, 12-byte salt, base64 parts."""
-    salt = os.urandom(12)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    return (
-        f"{user}:$7${iterations}${base64.b64encode(salt).decode()}"
-        f"${base64.b64encode(digest).decode()}"
-    )
-
-
-def write_password_file(path: Path) -> None:
-    tool = shutil.which("mosquitto_passwd")
-    if tool is None:
-        path.write_text("".join(pbkdf2_line(u, p) + "\n" for u, p in USERS.items()))
-    else:
-        path.touch()
-        for user, password in USERS.items():
-            subprocess.run([tool, "-b", str(path), user, password], check=True)
-    path.chmod(0o600)
+USERS = {"gw-1": "gw1-secret", "gw-2": "gw2-secret", "station": "station-secret"}
 
 
 def gateway_acl(user: str, site: str) -> str:
@@ -119,86 +26,12 @@ def gateway_acl(user: str, site: str) -> str:
     return "\n".join(lines)
 
 
-def write_acl(path: Path) -> None:
-    blocks = [
-        gateway_acl("gw-1", SITE),
-        gateway_acl("gw-2", SITE),
-        f"user station\ntopic readwrite {PREFIX}/#",
-    ]
-    path.write_text("\n\n".join(blocks) + "\n")
+def acl_text() -> str:
+    blocks = [gateway_acl("gw-1", SITE), gateway_acl("gw-2", SITE)]
+    blocks.append(f"user station\ntopic readwrite {PREFIX}/#")
+    return "\n\n".join(blocks) + "\n"
 
 
-@dataclass
-class MosquittoBroker:
-    folder: Path
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-
-    def __post_init__(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
-        self.ca, cert, key = write_test_pki(self.folder)
-        passwords, acl = self.folder / "passwd", self.folder / "acl"
-        write_password_file(passwords)
-        write_acl(acl)
-        (self.folder / "data").mkdir(exist_ok=True)
-        self.config = self.folder / "mosquitto.conf"
-        self.log = self.folder / "mosquitto.log"
-        self.config.write_text(
-            "\n".join(
-                [
-                    "per_listener_settings false",
-                    "allow_anonymous false",
-                    f"password_file {passwords}",
-                    f"acl_file {acl}",
-                    "persistence true",
-                    f"persistence_location {self.folder / 'data'}/",
-                    "autosave_interval 1",
-                    "max_queued_messages 0",
-                    "max_inflight_messages 100",
-                    "set_tcp_nodelay true",
-                    "user root" if os.geteuid() == 0 else "",
-                    f"log_dest file {self.log}",
-                    "log_type error",
-                    "log_type warning",
-                    "log_type notice",
-                    f"listener {self.port} 127.0.0.1",
-                    f"cafile {self.ca}",
-                    f"certfile {cert}",
-                    f"keyfile {key}",
-                    "",
-                ]
-            )
-        )
-
-    def start(self, timeout: float = 30.0) -> None:
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log.read_text(errors='replace')}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError("mosquitto did not start listening")
-
-    def _signal(self, sig: signal.Signals) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(30)
-        self.process = None
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def stop(self) -> None:
-        self.terminate()
+class MosquittoBroker(LocalBroker):
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder, USERS, acl_text())
