@@ -2,7 +2,8 @@
 
 Status (retained, QoS 1): door state and health as the runtime reports them, plus the outbox
 watermark. The runtime's `status()` callback should return {"door": {"lock_state": one of
-LOCKED/UNLOCKED/OPEN/JAMMED, ...}, "health": {...}}; `lock_state` is what Home Assistant shows.
+LOCKED/UNLOCKED/OPEN/JAMMED, ...}, "health": {...}}; `lock_state` is what Home Assistant shows
+(null, i.e. unknown, when the runtime does not report it).
 Telemetry (QoS 0): counters and the pending outbox depth.
 """
 
@@ -35,7 +36,7 @@ def status_payload(
 ) -> bytes:
     door = dict(extra.get("door") or {})
     if door.get("lock_state") not in HA_LOCK_STATES:
-        door["lock_state"] = "LOCKED" if not door else "JAMMED"
+        door["lock_state"] = None  # not reported: shown as unknown, never guessed as LOCKED
     return _dumps(
         {
             "v": 1,

@@ -315,3 +315,17 @@ def test_people_sync_over_the_broker(harness: Harness) -> None:
     assert harness.result_for(again["command"]["id"], "sync_people")["error"] == "stale_version"
     with harness.store.sessions.reading() as session:
         assert sync_version(session, "people") == 1
+
+
+def test_status_reports_the_runtime_door_state(harness: Harness) -> None:
+    harness.start_link()
+
+    def status_with_door(messages: list[Received]) -> bool:
+        return any(
+            m.topic == TOPICS.status and m.json()["door"]["lock_state"] == "LOCKED"
+            for m in messages
+        )
+
+    got = collect(harness.station, status_with_door)
+    status = validate_received(next(m for m in reversed(got) if m.topic == TOPICS.status))
+    assert status["health"] == {"camera": "ok"} and status["model_id"] == MODEL_ID

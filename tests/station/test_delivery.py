@@ -85,6 +85,8 @@ def test_every_payload_matches_its_schema_and_events_arrive_in_order(
             event["type"] == "alert"
         )
     assert any(m.topic.endswith("/availability") and m.payload == b"online" for m in got)
+    status = next(m.json() for m in got if m.topic.endswith("/status"))
+    assert status["door"]["lock_state"] is None  # not reported by a runtime: never guessed
     with store.sessions.reading() as session:
         assert count_pending(session, GATEWAY) == 0
 
