@@ -13,10 +13,11 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Engine, ForeignKey, Integer, MetaData, String, func, select
+from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from gateway.store.base import UTCDateTime, enum_column
+from gateway.store.engine import Sessions
 
 
 class StaffRole(StrEnum):
@@ -69,8 +70,10 @@ PASSWORDS = PasswordHasher()  # argon2id with the library's current recommended 
 DUMMY_HASH = PASSWORDS.hash("menwei-no-such-account")
 
 
-def create_tables(engine: Engine) -> None:
-    AccountBase.metadata.create_all(engine, checkfirst=True)
+def create_tables(sessions: Sessions) -> None:
+    """Create the page's tables if missing, under the write lock (the door may be writing)."""
+    with sessions.writing() as session:
+        AccountBase.metadata.create_all(session.connection(), checkfirst=True)
 
 
 def digest(token: str) -> str:

@@ -122,7 +122,7 @@ def _install_error_pages(app: FastAPI) -> None:
 
 def create_app(deps: ProvisioningDeps) -> FastAPI:
     """Build the staff page over explicit dependencies (store, pipeline, config, providers)."""
-    create_tables(deps.store.engine)
+    create_tables(deps.store.sessions)
     templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
     door_id = deps.door_id
     if door_id is None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from gateway.store.alerts_audit import append_audit
 from gateway.store.engine import Sessions
 from provisioning.accounts import (
     LoginThrottle,
@@ -93,15 +94,32 @@ class Authenticator:
             if throttle is not None and throttle.locked_until and throttle.locked_until > at:
                 return LoginResult(None, "locked")
             if not ok or account is None:
-                self._count_failure(session, throttle, username, at)
+                if self._count_failure(session, throttle, username, at):
+                    self._audit(session, username, "login_locked", at, source)
                 return LoginResult(None, "bad_credentials")
             if throttle is not None:
                 session.delete(throttle)
+            self._audit(session, username, "login", at, source)
             return LoginResult(self._open_session(session, account, at, source), None)
+
+    @staticmethod
+    def _audit(
+        session: Session, username: str, action: str, at: datetime, source: str | None
+    ) -> None:
+        """Successful logins and lockouts only: single failures would let anyone flood the log."""
+        append_audit(
+            session,
+            actor=username or "-",
+            action=action,
+            target=f"account:{username}",
+            occurred_at=at,
+            source_address=source,
+        )
 
     def _count_failure(
         self, session: Session, throttle: LoginThrottle | None, username: str, at: datetime
-    ) -> None:
+    ) -> bool:
+        """Count one failure; True when it locked the name."""
         if throttle is None:
             throttle = LoginThrottle(username=username, failures=0)
             session.add(throttle)
@@ -109,6 +127,8 @@ class Authenticator:
         if throttle.failures >= self.settings.lockout_failures:
             throttle.locked_until = at + timedelta(minutes=self.settings.lockout_minutes)
             throttle.failures = 0
+            return True
+        return False
 
     def _open_session(
         self, session: Session, account: StaffAccount, at: datetime, source: str | None
@@ -125,12 +145,6 @@ class Authenticator:
             )
         )
         return token
-
-    def open_session_for(self, account_id: int, at: datetime, source: str | None) -> str:
-        with self.sessions.writing() as session:
-            account = session.get(StaffAccount, account_id)
-            assert account is not None
-            return self._open_session(session, account, at, source)
 
     def resolve(self, token: str | None, at: datetime) -> Principal | None:
         """The principal of a live session (touching it), or None when absent or expired."""

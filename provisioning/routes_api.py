@@ -4,26 +4,40 @@ log in with POST /api/v1/session, then send the cookie and the returned X-CSRF-T
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.store.alerts_audit import acknowledge_alert
 from gateway.store.base import Method, Verdict
+from gateway.store.credentials import add_card, set_pin
 from gateway.store.erasure import erase_and_purge
 from gateway.store.errors import NotFound
 from gateway.store.people import get_person
 from gateway.store.places import door_site
 from gateway.store.schema_credentials import WatchlistEntry
 from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
+from provisioning.api_models import (
+    AlertOut,
+    CardIn,
+    CodeOut,
+    CodeRequest,
+    Credentials,
+    EventOut,
+    PersonOut,
+    PersonUpdate,
+    PinIn,
+    SessionOut,
+    StatusOut,
+    WatchOut,
+    person_out,
+)
 from provisioning.events_query import EventFilter, find_alerts, find_events
 from provisioning.people_service import (
     PersonInput,
-    PersonRow,
     StaleEdit,
     create_person,
     list_people,
@@ -48,105 +62,6 @@ from provisioning.web import (
 router = APIRouter(prefix="/api")
 PUBLIC, STAFF, ADMIN = access(Access.PUBLIC), access(Access.STAFF), access(Access.ADMIN)
 Search = Annotated[str, Query(max_length=100)]
-
-
-class Credentials(BaseModel):
-    username: str = Field(max_length=200)
-    password: str = Field(max_length=256)
-
-
-class SessionOut(BaseModel):
-    csrf_token: str
-    role: str
-
-
-class PersonOut(BaseModel):
-    id: int
-    external_id: str
-    display_name: str | None
-    role: str
-    building: str
-    unit_number: str | None
-    room_number: str | None
-    valid_from: datetime
-    valid_until: datetime | None
-    active: bool
-    erased: bool
-    cards: int
-    has_pin: bool
-    face_templates: int
-    version: str
-
-
-class PersonUpdate(PersonInput):
-    version: str = Field(max_length=64)
-
-
-class EventOut(BaseModel):
-    id: str
-    occurred_at: datetime
-    door: str
-    method: str
-    verdict: str
-    reason: str
-    person: str
-    score: float | None
-
-
-class AlertOut(BaseModel):
-    id: int
-    kind: str
-    severity: str
-    occurred_at: datetime
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-
-
-class CodeRequest(BaseModel):
-    unit_number: str = Field(min_length=1, max_length=16)
-    room_number: str = Field(min_length=1, max_length=16)
-    valid_from: datetime
-    valid_until: datetime
-    max_uses: int = Field(1, ge=1, le=100)
-
-
-class CodeOut(BaseModel):
-    id: int
-    code: str
-
-
-class WatchOut(BaseModel):
-    external_id: str
-    category: str
-    model_id: str
-    version: int
-    updated_at: datetime
-
-
-class StatusOut(BaseModel):
-    door_state: str
-    checks: list[dict[str, Any]]
-
-
-def person_out(row: PersonRow) -> PersonOut:
-    p = row.person
-    return PersonOut(
-        id=p.id,
-        external_id=p.external_id,
-        display_name=p.display_name,
-        role=p.role.value,
-        building=row.building,
-        unit_number=row.unit.unit_number if row.unit else None,
-        room_number=row.unit.room_number if row.unit else None,
-        valid_from=p.valid_from,
-        valid_until=p.valid_until,
-        active=p.active,
-        erased=p.erased_at is not None,
-        cards=row.cards,
-        has_pin=row.has_pin,
-        face_templates=row.templates,
-        version=row.version,
-    )
 
 
 @router.post(
@@ -245,6 +160,41 @@ def api_erase_person(
         at=context.deps.clock(),
         source_address=client_address(request),
     )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/v1/people/{person_id}/cards", openapi_extra=STAFF, response_model=PersonOut, status_code=201
+)
+def api_add_card(
+    request: Request, context: Context, user: CurrentUser, person_id: RowId, body: CardIn
+) -> PersonOut:
+    try:
+        with context.deps.store.sessions.writing() as session:
+            person = get_person(session, person_id)
+            if person.erased_at is not None:
+                raise HTTPException(404, "not_found")
+            add_card(session, person_id, body.facility, body.number)
+            audit(session, request, user, "add_card", f"person:{person_id}")
+            return person_out(person_row(session, person))
+    except NotFound:
+        raise HTTPException(404, "not_found") from None
+    except IntegrityError:
+        raise HTTPException(409, "duplicate_card") from None
+
+
+@router.put("/v1/people/{person_id}/pin", openapi_extra=STAFF, status_code=204)
+def api_set_pin(
+    request: Request, context: Context, user: CurrentUser, person_id: RowId, body: PinIn
+) -> Response:
+    try:
+        with context.deps.store.sessions.writing() as session:
+            if get_person(session, person_id).erased_at is not None:
+                raise HTTPException(404, "not_found")
+            set_pin(session, person_id, body.pin)
+            audit(session, request, user, "set_pin", f"person:{person_id}")
+    except NotFound:
+        raise HTTPException(404, "not_found") from None
     return Response(status_code=204)
 
 

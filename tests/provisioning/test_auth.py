@@ -49,7 +49,7 @@ def test_first_start_needs_the_printed_token_and_a_strong_password(
         assert account.role.value == "admin"
         assert account.password_hash.startswith("$argon2id$")
         actions = [a.action for a in session.scalars(select(AuditEntry))]
-    assert actions == ["create_first_admin"]
+    assert actions == ["create_first_admin"]  # refused attempts stored nothing
 
 
 def test_restart_with_an_account_prints_no_token(make_harness: HarnessFactory) -> None:
@@ -133,7 +133,11 @@ def test_lockout_after_repeated_failures_even_with_the_right_password(
     result = context.auth.login(ADMIN[0], ADMIN[1], harness.clock(), None)
     assert result.token is None and result.error == "locked"
     harness.clock.advance(minutes=harness.deps.settings.lockout_minutes + 1)
-    assert context.auth.login(ADMIN[0], ADMIN[1], harness.clock(), None).token
+    assert context.auth.login(ADMIN[0], ADMIN[1], harness.clock(), "10.0.0.9").token
+    with harness.store.sessions.reading() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [e.action for e in entries][-2:] == ["login_locked", "login"]
+    assert entries[-1].source_address == "10.0.0.9"
 
 
 def test_idle_session_expires(harness: PageHarness, admin: TestClient) -> None:

@@ -1,0 +1,118 @@
+"""Request and response bodies of the JSON API (they make its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from provisioning.people_service import PersonInput, PersonRow
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=256)
+
+
+class SessionOut(BaseModel):
+    csrf_token: str
+    role: str
+
+
+class PersonOut(BaseModel):
+    id: int
+    external_id: str
+    display_name: str | None
+    role: str
+    building: str
+    unit_number: str | None
+    room_number: str | None
+    valid_from: datetime
+    valid_until: datetime | None
+    active: bool
+    erased: bool
+    cards: int
+    has_pin: bool
+    face_templates: int
+    version: str
+
+
+class PersonUpdate(PersonInput):
+    version: str = Field(max_length=64)
+
+
+class EventOut(BaseModel):
+    id: str
+    occurred_at: datetime
+    door: str
+    method: str
+    verdict: str
+    reason: str
+    person: str
+    score: float | None
+
+
+class AlertOut(BaseModel):
+    id: int
+    kind: str
+    severity: str
+    occurred_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+
+
+class CodeRequest(BaseModel):
+    unit_number: str = Field(min_length=1, max_length=16)
+    room_number: str = Field(min_length=1, max_length=16)
+    valid_from: datetime
+    valid_until: datetime
+    max_uses: int = Field(1, ge=1, le=100)
+
+
+class CodeOut(BaseModel):
+    id: int
+    code: str
+
+
+class WatchOut(BaseModel):
+    external_id: str
+    category: str
+    model_id: str
+    version: int
+    updated_at: datetime
+
+
+class StatusOut(BaseModel):
+    door_state: str
+    checks: list[dict[str, Any]]
+
+
+def person_out(row: PersonRow) -> PersonOut:
+    p = row.person
+    return PersonOut(
+        id=p.id,
+        external_id=p.external_id,
+        display_name=p.display_name,
+        role=p.role.value,
+        building=row.building,
+        unit_number=row.unit.unit_number if row.unit else None,
+        room_number=row.unit.room_number if row.unit else None,
+        valid_from=p.valid_from,
+        valid_until=p.valid_until,
+        active=p.active,
+        erased=p.erased_at is not None,
+        cards=row.cards,
+        has_pin=row.has_pin,
+        face_templates=row.templates,
+        version=row.version,
+    )
+
+
+class CardIn(BaseModel):
+    facility: int = Field(ge=0, le=65535)
+    number: int = Field(ge=0, le=2**31 - 1)
+
+
+class PinIn(BaseModel):
+    pin: str = Field(pattern=r"^[0-9]{4,12}$")
