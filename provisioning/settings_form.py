@@ -27,7 +27,34 @@ EDITABLE = (
     "door.held_open_s",
     "camera.source",
     "camera.kind",
+    # The station link (MQTT broker, TLS files, keys): shown once GatewayConfig has [station].
+    "station.enabled",
+    "station.host",
+    "station.port",
+    "station.username",
+    "station.password_file",
+    "station.ca_file",
+    "station.cert_file",
+    "station.key_file",
+    "station.station_public_key",
 )
+
+
+def editable_paths(config: BaseModel) -> list[str]:
+    """The EDITABLE paths this config has (tables added later appear without a code change)."""
+    present = []
+    for path in EDITABLE:
+        node: object = config
+        for part in path.split("."):
+            node = getattr(node, part, _MISSING)
+            if node is _MISSING:
+                break
+        else:
+            present.append(path)
+    return present
+
+
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -67,7 +94,7 @@ def calibrated_figures(models: PipelineModels | None) -> dict[str, str]:
 def setting_fields(config: GatewayConfig, models: PipelineModels | None) -> list[SettingField]:
     figures = calibrated_figures(models)
     fields = []
-    for path in EDITABLE:
+    for path in editable_paths(config):
         value, description, choices, is_bool = _field_info(config, path)
         text = "" if value is None else str(value.value if hasattr(value, "value") else value)
         fields.append(
@@ -82,7 +109,7 @@ def apply_settings(
     """(new config, changed paths, errors): the whole config re-validated with the changes."""
     data = config.model_dump(mode="json")
     changed = []
-    for path in EDITABLE:
+    for path in editable_paths(config):
         *parents, name = path.split(".")
         node = data
         for part in parents:
@@ -91,14 +118,16 @@ def apply_settings(
         if isinstance(old, bool):
             new: Any = submitted.get(path) == "on"
         elif path in submitted:
-            new = submitted[path]
+            new = submitted[path].strip() or None  # an emptied field means "not set"
+            if new is None and old is None:
+                continue
         else:
             continue
         if str(new) != str(old):
             node[name] = new
             changed.append(path)
     try:
-        return GatewayConfig.model_validate(data), changed, []
+        return type(config).model_validate(data), changed, []
     except ValidationError as error:
         problems = [
             f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()

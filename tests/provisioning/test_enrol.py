@@ -194,6 +194,10 @@ def test_capture_from_the_door_camera(enrol_page: PageHarness, client: TestClien
     assert status == 200 and "camera.jpg" in page
     assert save(client, person_id, page) == 303
     assert templates_of(enrol_page, person_id) == 1
+    models = enrol_page.deps.models
+    assert models is not None
+    calibrated = f"{models.similarity_threshold:.3f}"
+    assert calibrated in client.get("/settings", headers=HTML).text
     snapshot = client.get("/camera.jpg")
     assert snapshot.status_code == 200 and snapshot.content.startswith(b"\xff\xd8")
 

@@ -6,10 +6,14 @@ import stat
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from pydantic import Field
 from sqlalchemy import select
 
+from gateway.config.model import GatewayConfig
+from gateway.station.config import StationConfig
 from gateway.store.schema_events import AuditEntry
 from provisioning.i18n import MESSAGES
+from provisioning.settings_form import apply_settings, setting_fields
 from provisioning.tls import ensure_certificate
 from tests.provisioning.conftest import PageHarness, csrf
 
@@ -55,11 +59,10 @@ def test_invalid_settings_are_refused_by_the_config_model(
     assert harness.deps.gateway_config.vision.liveness.threshold == 0.6
 
 
-def test_settings_show_the_calibrated_figures(
-    make_harness: object, harness: PageHarness, admin: TestClient
-) -> None:
+def test_settings_show_descriptions_and_choices(admin: TestClient) -> None:
     page = admin.get("/settings", headers=HTML).text
-    assert "door.lock_type" in page and "fail_secure" in page
+    assert "door.lock_type" in page and "fail_secure" in page and "fail_safe" in page
+    assert "Minimum fused" in page  # the field's own description from the config model
 
 
 def test_self_signed_certificate_is_generated_once_with_a_private_key(tmp_path: Path) -> None:
@@ -115,3 +118,28 @@ def test_language_follows_the_browser_and_can_be_switched(harness: PageHarness) 
     assert client.get("/lang/fr").status_code == 404
     outside = client.get("/lang/en", params={"back": "//evil.example"}, follow_redirects=False)
     assert outside.headers["location"] == "/"
+
+
+class ConfigWithStation(GatewayConfig):
+    """GatewayConfig as it will be once the lead adds the [station] table."""
+
+    station: StationConfig = Field(default_factory=StationConfig)
+
+
+def test_station_settings_appear_with_the_station_table_and_are_validated() -> None:
+    plain = GatewayConfig()
+    assert not [f for f in setting_fields(plain, None) if f.path.startswith("station.")]
+    config = ConfigWithStation()
+    paths = [f.path for f in setting_fields(config, None)]
+    assert "station.host" in paths and "station.port" in paths
+    changed_config, changed, errors = apply_settings(
+        config,
+        {"station.host": "broker.lan", "station.port": "8884", "vision.liveness.enabled": "on"},
+    )
+    assert errors == [] and changed == ["station.host", "station.port"]
+    assert isinstance(changed_config, ConfigWithStation)
+    assert changed_config.station.host == "broker.lan" and changed_config.station.port == 8884
+    refused, _changed, errors = apply_settings(
+        config, {"station.port": "70000", "vision.liveness.enabled": "on"}
+    )
+    assert refused is None and any("station.port" in e for e in errors)
