@@ -80,12 +80,13 @@ def run_bench(
         )
     report["peak_rss_mib"] = peak_rss_mib()
     report["targets"] = check_targets(report)
+    report["load_average_1min_end"] = _load_average()
     report["bench_seconds"] = time.perf_counter() - started
     return report
 
 
 def _load_average() -> float | None:
-    """1-minute load average at the start (other work on the machine skews every figure)."""
+    """1-minute load average now (other work on the machine skews every figure)."""
     try:
         return os.getloadavg()[0]
     except OSError:
@@ -117,8 +118,8 @@ def format_bench(report: dict[str, Any]) -> str:
 
     lines = [
         f"model {report['model_id']}, {report['threads']} threads, 640x480 frames, "
-        f"{report['cpu_count']} CPUs, load average {report['load_average_1min']}"
-        + (" (quick mode)" if report["quick"] else "")
+        f"{report['cpu_count']} CPUs, load average {report['load_average_1min']} at start, "
+        f"{report['load_average_1min_end']} at end" + (" (quick mode)" if report["quick"] else "")
     ]
     order = [*measure.STAGES, "search"]
     stages = sorted(report["stages"].items(), key=lambda item: order.index(item[0]))
