@@ -73,6 +73,10 @@ def _no_frame() -> LiveFrame | None:
     return None
 
 
+def _nothing() -> None:
+    return None
+
+
 def _refuse_save(_config: GatewayConfig) -> None:
     raise RuntimeError("this gateway was started without a writable configuration file")
 
@@ -92,4 +96,7 @@ class ProvisioningDeps:
     frame_provider: FrameProvider = _no_frame
     save_config: ConfigSaver = _refuse_save
     clock: Clock = utc_now
+    # Called after a change that alters who the door recognises (templates, validity, erasure):
+    # the running service reloads its resident gallery.
+    people_changed: Callable[[], None] = _nothing
     announce: Callable[[str], None] = field(default=logging.getLogger("menwei.setup").warning)

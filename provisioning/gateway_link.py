@@ -7,13 +7,17 @@ loop exposes its latest results as `last_results` (a (frame seq, results) pair),
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from gateway.config.model import GatewayConfig
+from gateway.gallery import Gallery
 from gateway.runtime.service import AccessService
+from gateway.store.gallery_load import fill_gallery, load_gallery_rows
 from gateway.vision.decision import Verdict
 from gateway.vision.recogniser import FaceResult
+from provisioning.app import create_app
 from provisioning.config import ProvisioningConfig
 from provisioning.config_file import config_saver
 from provisioning.deps import (
@@ -23,6 +27,21 @@ from provisioning.deps import (
     LiveFrame,
     ProvisioningDeps,
 )
+from provisioning.serve import RunningServer, start_server
+
+LOG = logging.getLogger("menwei.provisioning")
+
+
+def serve_beside(
+    service: AccessService, settings: ProvisioningConfig, config_path: Path | None
+) -> RunningServer | None:
+    """Mount the staff page beside a started service over HTTPS; None when disabled."""
+    if not settings.enabled:
+        return None
+    app = create_app(deps_for_service(service, settings, config_path))
+    server = start_server(app, settings)
+    LOG.info("staff page on https://%s:%d/", settings.bind, server.port)
+    return server
 
 
 def service_status(service: AccessService) -> GatewayStatus:
@@ -75,13 +94,32 @@ def service_frame(service: AccessService) -> LiveFrame | None:
     return LiveFrame(captured.image, faces)
 
 
+def reload_residents(service: AccessService) -> int:
+    """Rebuild the resident gallery from the store and swap it into the running recogniser.
+
+    The vision thread reads `recogniser.residents` once per frame, so the swap of one attribute
+    is atomic for it. Returns how many templates the new gallery holds.
+    """
+    store, pipeline, recogniser = service.store, service.pipeline, service.recogniser
+    if store is None or pipeline is None or recogniser is None:
+        return 0
+    gallery = Gallery(pipeline.model_id, pipeline.embedder.dimension)
+    with store.sessions.reading() as session:
+        load = load_gallery_rows(
+            session, store.cipher, pipeline.model_id, pipeline.embedder.dimension, service.now()
+        )
+    count = fill_gallery(gallery, load)
+    recogniser.residents = gallery
+    return count
+
+
 def deps_for_service(
-    service: AccessService,
-    settings: ProvisioningConfig,
-    config_path: Path | None,
-    similarity_threshold: float,
+    service: AccessService, settings: ProvisioningConfig, config_path: Path | None
 ) -> ProvisioningDeps:
-    """Deps over a started service; without a config file the settings page cannot save."""
+    """Deps over a started service; without a config file the settings page cannot save.
+
+    The duplicate check at enrolment uses the service's resident threshold.
+    """
     if service.store is None:
         raise RuntimeError("start the AccessService before mounting the staff page")
     deps = ProvisioningDeps(
@@ -89,11 +127,16 @@ def deps_for_service(
         gateway_config=service.config,
         settings=settings,
         pipeline=service.pipeline,
-        similarity_threshold=similarity_threshold,
+        similarity_threshold=(
+            service.recogniser.rule.similarity_threshold if service.recogniser else 1.0
+        ),
         door_id=service.door_id,
         status_provider=lambda: service_status(service),
         frame_provider=lambda: service_frame(service),
         clock=service.now,
+        people_changed=lambda: LOG.info(
+            "resident gallery: %d templates", reload_residents(service)
+        ),
     )
     if config_path is not None:
         save: Callable[[GatewayConfig], None] = config_saver(config_path)

@@ -121,6 +121,7 @@ async def people_import(
             audit(session, request, user, "import_people", f"{len(people)} lines")
     except (IntegrityError, ValueError) as error:
         return _result(request, context, 0, [str(error).splitlines()[0][:200]])
+    context.deps.people_changed()
     return _result(request, context, len(people), [])
 
 

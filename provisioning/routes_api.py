@@ -133,7 +133,9 @@ def api_update_person(
                 session, context.door_id, person_id, data, body.version, timezone
             )
             audit(session, request, user, "update_person", f"person:{person_id}")
-            return person_out(person_row(session, person))
+            row = person_out(person_row(session, person))
+        context.deps.people_changed()
+        return row
     except NotFound:
         raise HTTPException(404, "not_found") from None
     except StaleEdit:
@@ -160,6 +162,7 @@ def api_erase_person(
         at=context.deps.clock(),
         source_address=client_address(request),
     )
+    context.deps.people_changed()
     return Response(status_code=204)
 
 

@@ -149,6 +149,7 @@ def enrol_save(
     except NotFound:
         raise HTTPException(404, "not_found") from None
     context.enrolments.take(key, user.account_id, person_id)
+    deps.people_changed()
     return RedirectResponse(f"/people/{person_id}?msg=templates_saved", status_code=303)
 
 

@@ -148,6 +148,7 @@ async def person_update(
                 context.deps.gateway_config.site.timezone,
             )
             audit(session, request, user, "update_person", f"person:{person_id}")
+        context.deps.people_changed()
     except NotFound:
         raise HTTPException(404, "not_found") from None
     except ValidationError as error:
@@ -179,6 +180,7 @@ def person_set_active(
             person.active = active
             action = "activate_person" if active else "deactivate_person"
             audit(session, request, user, action, f"person:{person_id}")
+    context.deps.people_changed()
     return RedirectResponse(f"/people/{person_id}", status_code=303)
 
 
@@ -245,4 +247,5 @@ def person_erase(
         source_address=request.client.host if request.client else None,
     )
     shutil.rmtree(context.deps.settings.photo_dir / str(person_id), ignore_errors=True)
+    context.deps.people_changed()
     return RedirectResponse(f"/people?msg=erased_done&p={report.pseudonym}", status_code=303)
