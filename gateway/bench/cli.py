@@ -93,6 +93,10 @@ def _load_average() -> float | None:
         return None
 
 
+def _load_text(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.2f}"
+
+
 def check_targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     measured = {
         "one_face_pipeline_p50_ms": report["one_face_pipeline"]["p50"],
@@ -118,8 +122,9 @@ def format_bench(report: dict[str, Any]) -> str:
 
     lines = [
         f"model {report['model_id']}, {report['threads']} threads, 640x480 frames, "
-        f"{report['cpu_count']} CPUs, load average {report['load_average_1min']} at start, "
-        f"{report['load_average_1min_end']} at end" + (" (quick mode)" if report["quick"] else "")
+        f"{report['cpu_count']} CPUs, load average {_load_text(report['load_average_1min'])} "
+        f"at start, {_load_text(report['load_average_1min_end'])} at end"
+        + (" (quick mode)" if report["quick"] else "")
     ]
     order = [*measure.STAGES, "search"]
     stages = sorted(report["stages"].items(), key=lambda item: order.index(item[0]))
