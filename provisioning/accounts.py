@@ -95,7 +95,7 @@ def add_account(
 ) -> StaffAccount:
     account = StaffAccount(
         username=username,
-        password_hash=PASSWORDS.hash(password),
+        password_hash=hash_password(password),
         role=role,
         active=True,
         created_at=at,
@@ -103,6 +103,10 @@ def add_account(
     session.add(account)
     session.flush()
     return account
+
+
+def hash_password(password: str) -> str:
+    return str(PASSWORDS.hash(password))
 
 
 def verify_password(account: StaffAccount | None, password: str) -> bool:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.runtime.bootstrap import ensure_door
 from provisioning import (
     people_csv,
+    routes_account,
     routes_admin,
     routes_api,
     routes_auth,
@@ -153,6 +154,7 @@ def create_app(deps: ProvisioningDeps) -> FastAPI:
         routes_codes,
         routes_events,
         routes_admin,
+        routes_account,
         routes_api,
     ):
         app.include_router(module.router)

@@ -17,6 +17,7 @@ from provisioning.accounts import (
     find_account,
     password_problem,
 )
+from provisioning.config import ProvisioningConfig
 from provisioning.settings_form import apply_settings, setting_fields
 from provisioning.tls import CertificateError, install_uploaded
 from provisioning.web import (
@@ -66,6 +67,10 @@ async def settings_save(request: Request, context: Context, user: CurrentUser) -
         except (OSError, RuntimeError) as error:
             return settings_page(request, context, {"errors": [str(error)]}, 500)
         context.deps.gateway_config = config
+        own_table = getattr(config, "provisioning", None)
+        if isinstance(own_table, ProvisioningConfig):
+            context.deps.settings = own_table  # keep_photos, lockout... apply at once
+            context.auth.settings = own_table
         with context.deps.store.sessions.writing() as session:
             for path in changed:
                 audit(session, request, user, "change_setting", path)

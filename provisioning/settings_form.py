@@ -37,6 +37,13 @@ EDITABLE = (
     "station.cert_file",
     "station.key_file",
     "station.station_public_key",
+    # This page's own table, once GatewayConfig has [provisioning].
+    "provisioning.keep_photos",
+    "provisioning.session_minutes",
+    "provisioning.lockout_failures",
+    "provisioning.lockout_minutes",
+    "provisioning.max_upload_bytes",
+    "provisioning.consent_text_version",
 )
 
 

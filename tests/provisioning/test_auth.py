@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gateway.store.schema_events import AuditEntry
 from provisioning import accounts
 from provisioning.accounts import StaffAccount
-from tests.provisioning.conftest import ADMIN, HarnessFactory, PageHarness, csrf
+from tests.provisioning.conftest import ADMIN, STAFF, HarnessFactory, PageHarness, csrf
 
 
 def _setup(page: PageHarness, client: TestClient, token: str, password: str) -> int:
@@ -187,3 +187,33 @@ def test_api_login_returns_csrf_token_and_uses_the_same_auth(harness: PageHarnes
     assert client.post("/api/v1/people", json=body).status_code == 403
     made = client.post("/api/v1/people", json=body, headers={"x-csrf-token": token})
     assert made.status_code == 201 and made.json()["external_id"] == "api1"
+
+
+def test_password_change_needs_the_current_one_and_ends_other_sessions(
+    harness: PageHarness, admin: TestClient, staff: TestClient
+) -> None:
+    other_device = harness.login(*STAFF)
+    token = csrf(staff, "/account")
+    new = "Fresh-Password-2026"
+    wrong = {"csrf_token": token, "current": "nope", "password": new, "password_again": new}
+    assert staff.post("/account/password", data=wrong).status_code == 400
+    weak = {**wrong, "current": STAFF[1], "password": "weak", "password_again": "weak"}
+    assert staff.post("/account/password", data=weak).status_code == 400
+    good = {**wrong, "current": STAFF[1]}
+    assert staff.post("/account/password", data=good, follow_redirects=False).status_code == 303
+    assert staff.get("/people").status_code == 200  # this session stays
+    assert other_device.get("/people").status_code == 401  # the other one ended
+    context = harness.app.state.context
+    assert context.auth.login(STAFF[0], new, harness.clock(), None).token
+    # an admin resets it; the staff member's sessions end
+    with harness.store.sessions.reading() as session:
+        staff_id = session.scalars(
+            select(StaffAccount.id).where(StaffAccount.username == STAFF[0])
+        ).one()
+    reset = {"csrf_token": csrf(admin, "/accounts"), "password": "Reset-By-Admin-99"}
+    assert (
+        admin.post(f"/accounts/{staff_id}/password", data=reset, follow_redirects=False).status_code
+        == 303
+    )
+    assert staff.get("/people").status_code == 401
+    assert context.auth.login(STAFF[0], "Reset-By-Admin-99", harness.clock(), None).token

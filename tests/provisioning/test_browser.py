@@ -201,7 +201,7 @@ def test_staff_flow_in_a_real_browser(served: tuple[PageHarness, str], faces_dir
         page.goto(base + "/alerts")
         expect(page.locator("#alerts")).to_contain_text("Acknowledged")
         shot("10-alerts")
-        for name in ("people", "watchlist", "settings", "accounts", "audit"):
+        for name in ("people", "watchlist", "settings", "accounts", "account", "audit"):
             page.goto(f"{base}/{name}")
             shot(f"11-{name}")
         expect(page.locator("#audit")).to_contain_text("enrol_face")

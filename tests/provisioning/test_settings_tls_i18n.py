@@ -12,6 +12,7 @@ from sqlalchemy import select
 from gateway.config.model import GatewayConfig
 from gateway.station.config import StationConfig
 from gateway.store.schema_events import AuditEntry
+from provisioning.config import ProvisioningConfig
 from provisioning.i18n import MESSAGES
 from provisioning.settings_form import apply_settings, setting_fields
 from provisioning.tls import ensure_certificate
@@ -143,3 +144,22 @@ def test_station_settings_appear_with_the_station_table_and_are_validated() -> N
         config, {"station.port": "70000", "vision.liveness.enabled": "on"}
     )
     assert refused is None and any("station.port" in e for e in errors)
+
+
+class ConfigWithPage(GatewayConfig):
+    """GatewayConfig as it will be once the lead adds the [provisioning] table."""
+
+    provisioning: ProvisioningConfig = Field(default_factory=ProvisioningConfig)
+
+
+def test_the_page_own_settings_apply_at_once(harness: PageHarness, admin: TestClient) -> None:
+    own = harness.deps.settings
+    harness.deps.gateway_config = ConfigWithPage(
+        **harness.deps.gateway_config.model_dump(), provisioning=own
+    )
+    form = settings_form(admin, **{"provisioning.keep_photos": "on"})
+    form["provisioning.lockout_failures"] = "3"
+    assert admin.post("/settings", data=form, follow_redirects=False).status_code == 303
+    assert harness.deps.settings.keep_photos is True
+    assert harness.app.state.context.auth.settings.lockout_failures == 3
+    assert harness.deps.settings.photo_dir == own.photo_dir
