@@ -1,6 +1,7 @@
 """The outbox drain: publishes undelivered rows in order and marks them delivered on PUBACK.
 
-One thread owns all drain state. At most `inflight_window` QoS 1 messages await their PUBACK; paho
+One thread owns all drain state. At most `window` QoS 1 messages await their PUBACK (the configured
+`inflight_window`, lowered to the broker's MQTT 5 Receive Maximum when that is smaller); paho
 keeps them and re-sends them (same packet, DUP set) after a reconnect, so a broker outage costs
 nothing. A row is marked delivered only when it and every row before it were acknowledged (the
 watermark), so a crash re-sends from the first unacknowledged row: duplicates carry the same id,
@@ -77,6 +78,7 @@ class OutboxDrain:
         self._publish = publish
         self.now = now
         self.counters = DrainCounters()
+        self.window = config.inflight_window
         self.last_error: str | None = None
         self._acks: queue.SimpleQueue[tuple[int, bool, str]] = queue.SimpleQueue()
         self._replays: queue.SimpleQueue[ReplayRequest] = queue.SimpleQueue()
@@ -165,7 +167,7 @@ class OutboxDrain:
             self._fill_window()
 
     def _window_free(self) -> int:
-        return self.config.inflight_window - len(self._inflight)
+        return self.window - len(self._inflight)
 
     def _send(self, message: OutgoingMessage, seq: int | None) -> bool:
         mid = self._publish(message.topic, message.payload, 1, False)
@@ -175,7 +177,7 @@ class OutboxDrain:
         return True
 
     def _send_controls(self) -> None:
-        while True:
+        while self._window_free() > 0:
             try:
                 control = self._controls.get_nowait()
             except queue.Empty:

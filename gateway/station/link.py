@@ -70,6 +70,7 @@ class StationLink:
         self.last_error: str | None = None
         self.commands_refused = 0
         self.commands_run = 0
+        self.disconnects = 0
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._commands: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue(maxsize=1000)
@@ -100,7 +101,7 @@ class StationLink:
         self.client.reconnect_delay_set(
             int(max(1, config.reconnect_min_s)), int(config.reconnect_max_s)
         )
-        self.client.max_inflight_messages_set(config.inflight_window + 10)
+        self.client.max_inflight_messages_set(config.inflight_window)
         self.client.max_queued_messages_set(0)
         self.drain = OutboxDrain(store, gateway_id, self.topics, config, self._publish, now)
         self.nonces: NonceCache | None = None
@@ -191,6 +192,10 @@ class StationLink:
             LOG.error("%s (client id %s)", self.last_error, self.client_id)
             return
         LOG.info("station link connected (session present: %s)", flags.session_present)
+        # never exceed the broker's Receive Maximum (mosquitto's default is 20; paho 2 does not
+        # apply it): every QoS 1 publish goes through the drain, which sizes its window to it
+        receive_maximum = getattr(properties, "ReceiveMaximum", None) or 65535
+        self.drain.window = max(1, min(self.config.inflight_window, int(receive_maximum)))
         client.subscribe(self.topics.command_filter, qos=1)
         self.drain.publish_control(self.topics.availability, b"online", qos=1, retain=True)
         if self.config.home_assistant_discovery:
@@ -210,6 +215,7 @@ class StationLink:
         self._connected.clear()
         self.drain.set_connected(False)
         if not self._stopping.is_set():
+            self.disconnects += 1
             LOG.warning("station link disconnected: %s; reconnecting", reason_code)
 
     def _on_subscribe(

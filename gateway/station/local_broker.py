@@ -101,7 +101,9 @@ def write_password_file(path: Path, users: Mapping[str, str]) -> None:
 class LocalBroker:
     """mosquitto on 127.0.0.1:<free port> with TLS, the given users and ACL text."""
 
-    def __init__(self, folder: Path, users: Mapping[str, str], acl: str) -> None:
+    def __init__(
+        self, folder: Path, users: Mapping[str, str], acl: str, max_inflight: int = 100
+    ) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -122,7 +124,7 @@ class LocalBroker:
             f"persistence_location {folder / 'data'}/",
             "autosave_interval 1",
             "max_queued_messages 0",
-            "max_inflight_messages 100",
+            f"max_inflight_messages {max_inflight}",  # also the MQTT 5 Receive Maximum
             "set_tcp_nodelay true",
             "user root" if os.geteuid() == 0 else "",
             f"log_dest file {self.log}",

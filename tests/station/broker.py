@@ -33,5 +33,5 @@ def acl_text() -> str:
 
 
 class MosquittoBroker(LocalBroker):
-    def __init__(self, folder: Path) -> None:
-        super().__init__(folder, USERS, acl_text())
+    def __init__(self, folder: Path, max_inflight: int = 100) -> None:
+        super().__init__(folder, USERS, acl_text(), max_inflight)

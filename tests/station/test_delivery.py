@@ -162,3 +162,21 @@ def test_broker_stopped_and_killed_mid_stream_loses_nothing(
     assert view.live_order == sorted(view.live_order), "live delivery is in sequence order"
     with store.sessions.reading() as session:
         assert count_pending(session, GATEWAY) <= 1  # at most the replay command's result
+
+
+def test_the_window_never_exceeds_the_brokers_receive_maximum(
+    store_and_door: tuple[Store, int], tmp_path: Path
+) -> None:
+    store, door_id = store_and_door
+    bulk_access_events(store, 2000)
+    small = MosquittoBroker(tmp_path / "small-broker", max_inflight=20)  # mosquitto's default
+    small.start()
+    try:
+        link = make_link(store, door_id, small, tmp_path / "gw", None, inflight_window=100)
+        with link:
+            wait_until(lambda: link.drain.delivered_up_to >= 2000, what="drain")
+            assert link.drain.window == 20
+            assert link.disconnects == 0
+        assert "Receive Maximum" not in small.log.read_text()
+    finally:
+        small.stop()
