@@ -76,9 +76,11 @@ class StationClient:
         *,
         session_expiry_s: int = 3600,
         clean_start: bool = False,
+        extra_filters: tuple[str, ...] = (),
     ) -> None:
         self.access = access
         self.prefix = prefix
+        self.filters = [*station_filters(prefix), *extra_filters]
         self.received: queue.Queue[Received] = queue.Queue()
         self.connect_error: str | None = None
         self._connected = threading.Event()
@@ -116,7 +118,7 @@ class StationClient:
         if reason_code.is_failure:
             self.connect_error = f"broker refused the connection: {reason_code}"
             return
-        client.subscribe([(topic, 1) for topic in station_filters(self.prefix)])
+        client.subscribe([(topic, 1) for topic in self.filters])
         self._connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, *args: Any) -> None:

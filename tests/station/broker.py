@@ -28,7 +28,7 @@ def gateway_acl(user: str, site: str) -> str:
 
 def acl_text() -> str:
     blocks = [gateway_acl("gw-1", SITE), gateway_acl("gw-2", SITE)]
-    blocks.append(f"user station\ntopic readwrite {PREFIX}/#")
+    blocks.append(f"user station\ntopic readwrite {PREFIX}/#\ntopic read homeassistant/#")
     return "\n\n".join(blocks) + "\n"
 
 

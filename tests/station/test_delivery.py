@@ -13,11 +13,12 @@ from gateway.station.station_client import Received, SequenceTracker, StationCli
 from gateway.store.base import Verdict
 from gateway.store.events import count_pending
 from gateway.store.store import Store
-from tests.station.broker import GATEWAY, SITE, MosquittoBroker
+from tests.station.broker import GATEWAY, PREFIX, SITE, MosquittoBroker
 from tests.station.conftest import (
     MODEL_ID,
     collect,
     gateway_config,
+    station_access,
     validate_received,
     wait_until,
 )
@@ -180,3 +181,32 @@ def test_the_window_never_exceeds_the_brokers_receive_maximum(
         assert "Receive Maximum" not in small.log.read_text()
     finally:
         small.stop()
+
+
+def test_home_assistant_discovers_the_door_as_a_lock(
+    broker: MosquittoBroker, store_and_door: tuple[Store, int], tmp_path: Path
+) -> None:
+    store, door_id = store_and_door
+    ha = StationClient(
+        station_access(broker),
+        "ha-test",
+        PREFIX,
+        clean_start=True,
+        extra_filters=("homeassistant/#",),
+    )
+    ha.start()
+    try:
+        with make_link(
+            store, door_id, broker, tmp_path / "gw", None, home_assistant_discovery=True
+        ):
+            got = collect(ha, lambda got: any(m.topic.startswith("homeassistant/") for m in got))
+    finally:
+        ha.stop()
+    message = next(m for m in got if m.topic.startswith("homeassistant/"))
+    assert message.topic == f"homeassistant/lock/{SITE}_{GATEWAY}/door/config"
+    config = message.json()
+    base = f"{PREFIX}/{SITE}/{GATEWAY}"
+    assert config["state_topic"] == f"{base}/status"
+    assert config["availability_topic"] == f"{base}/availability"
+    assert config["value_template"] == "{{ value_json.door.lock_state }}"
+    assert (config["payload_available"], config["payload_not_available"]) == ("online", "offline")
