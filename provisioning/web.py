@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path as FilePath
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse
@@ -130,6 +133,16 @@ def translator(request: Request) -> Translator:
     return Translator(pick_language(request.cookies.get(LANG_COOKIE), request))
 
 
+def local_time_formatter(timezone: str) -> Callable[[datetime], str]:
+    """Times on the pages are in the site's time zone (the store keeps UTC)."""
+    zone = ZoneInfo(timezone)
+
+    def local(value: datetime) -> str:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    return local
+
+
 def render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
@@ -139,6 +152,7 @@ def render(
         "csrf_token": csrf_token_for(request),
         "t": translator(request),
         "site": app_context.deps.gateway_config.site,
+        "local": local_time_formatter(app_context.deps.gateway_config.site.timezone),
         **context,
     }
     response: HTMLResponse = app_context.templates.TemplateResponse(
