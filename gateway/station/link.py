@@ -116,6 +116,7 @@ class StationLink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
 
@@ -203,6 +204,13 @@ class StationLink:
             self.drain.publish_control(topic, payload, qos=1, retain=True)
         self._publish_status()
         self.drain.set_connected(True)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.last_error = (
+            f"could not connect to {self.config.host}:{self.config.port}: network error or TLS "
+            "verification failed (check ca_file, the broker certificate and its host name)"
+        )
+        LOG.error("%s; retrying", self.last_error)
 
     def _on_disconnect(
         self,

@@ -38,10 +38,42 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+
+
+def issue_client_certificate(folder: Path, common_name: str) -> tuple[Path, Path]:
+    """A client certificate (CN = the MQTT user) signed by the CA in `folder`."""
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    now = dt.datetime.now(dt.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{common_name}.pem", folder / f"{common_name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(_pem_key(key))
+    return cert_path, key_path
+
+
 def write_test_pki(folder: Path) -> tuple[Path, Path, Path]:
     """A CA and a server certificate for 127.0.0.1/localhost; returns (ca, cert, key) paths."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
+    (folder / "ca.key").write_bytes(_pem_key(ca_key))
     ca = (
         x509.CertificateBuilder()
         .subject_name(_name("menwei test CA"))
@@ -69,13 +101,7 @@ def write_test_pki(folder: Path) -> tuple[Path, Path, Path]:
     ca_path, cert_path, key_path = folder / "ca.pem", folder / "server.pem", folder / "server.key"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
+    key_path.write_bytes(_pem_key(key))
     return ca_path, cert_path, key_path
 
 
@@ -107,6 +133,7 @@ class LocalBroker:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.client_cert_port = free_port()  # a second listener: client certificate required
         self.ca, cert, key = write_test_pki(folder)
         passwords, acl_file = folder / "passwd", folder / "acl"
         write_password_file(passwords, users)
@@ -135,6 +162,12 @@ class LocalBroker:
             f"cafile {self.ca}",
             f"certfile {cert}",
             f"keyfile {key}",
+            f"listener {self.client_cert_port} 127.0.0.1",
+            f"cafile {self.ca}",
+            f"certfile {cert}",
+            f"keyfile {key}",
+            "require_certificate true",
+            "use_identity_as_username true",
             "",
         ]
         self.config.write_text("\n".join(lines))
