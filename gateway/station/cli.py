@@ -125,14 +125,18 @@ def _tail(args: argparse.Namespace) -> int:
     client = _client(args, clean_start=False)
     tracker = SequenceTracker()
     seen_gaps: dict[str, int] = {}
+    events = 0
     try:
         end = None if args.seconds is None else time.monotonic() + args.seconds
-        while end is None or time.monotonic() < end:
+        while (end is None or time.monotonic() < end) and (
+            args.max_events is None or events < args.max_events
+        ):
             try:
                 message = client.received.get(timeout=0.5)
             except queue.Empty:
                 continue
             print(_describe(message, tracker, args.snapshots), flush=True)
+            events += "/events/" in message.topic
             for gateway, gaps in tracker.missing.items():
                 if gaps and len(gaps) != seen_gaps.get(gateway):
                     seen_gaps[gateway] = len(gaps)
@@ -202,6 +206,7 @@ def register(subparsers: Any) -> None:
     _connection_args(tail)
     tail.add_argument("--snapshots", type=Path, help="folder for alert snapshot JPEGs")
     tail.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    tail.add_argument("--max-events", type=int, help="stop after this many events")
     tail.set_defaults(func=_tail)
 
     open_ = commands.add_parser("open", help="signed remote open of a gateway's door")

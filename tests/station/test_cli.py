@@ -84,7 +84,16 @@ def test_keygen_open_and_tail(
         link.notify()
         wait_until(lambda: link.drain.delivered_up_to >= seq, what="alert delivered")
         snapshots = tmp_path / "snaps"
-        tail = ["--client-id", "tail-test", "--seconds", "3", "--snapshots", str(snapshots)]
+        tail = [
+            "--client-id",
+            "tail-test",
+            "--seconds",
+            "60",
+            "--max-events",
+            "1",
+            "--snapshots",
+            str(snapshots),
+        ]
         assert run(["station", "tail", *common, *tail]) == 0
     out = capsys.readouterr().out
     assert f"{SITE}/{GATEWAY} #{seq} alert" in out
