@@ -11,6 +11,7 @@ import argparse
 import base64
 import json
 import queue
+import secrets
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -158,7 +159,10 @@ def _open(args: argparse.Namespace) -> int:
 
 def _issue_code(args: argparse.Namespace) -> int:
     building, unit, room = args.unit.split("/")
+    code = args.code or f"{secrets.randbelow(10**args.digits):0{args.digits}d}"
+    print(f"visitor code: {code}   (give it to the visitor; the gateway keeps only its hash)")
     command_args: dict[str, Any] = {
+        "code": code,
         "unit": {"building": building, "unit_number": unit, "room_number": room},
         "valid_until": (datetime.now(UTC) + timedelta(hours=args.valid_hours)).isoformat(),
         "max_uses": args.max_uses,
@@ -218,6 +222,8 @@ def register(subparsers: Any) -> None:
     issue.add_argument("--unit", required=True, help="BUILDING/UNIT/ROOM, e.g. 3/2/301")
     issue.add_argument("--valid-hours", type=float, default=24)
     issue.add_argument("--max-uses", type=int, default=1)
+    issue.add_argument("--code", help="the code to issue (default: random)")
+    issue.add_argument("--digits", type=int, default=6, choices=range(4, 13), metavar="4..12")
     issue.set_defaults(func=_issue_code)
 
     for name, help_text in (("watchlist", "a watch-list delta"), ("people", "a people delta")):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from gateway.station.config import StationConfig
 from gateway.station.people_sync import apply_people_delta
-from gateway.station.sync import SyncRefused, apply_watchlist_delta
+from gateway.station.sync import SyncRefused, apply_watchlist_delta, parse_time
 from gateway.station.verify import VerifiedCommand
 from gateway.store.schema_people import Building, Door, Unit
 from gateway.store.store import Store
@@ -96,6 +96,7 @@ class CommandHandlers:
         door_id: int,
         model_id: str,
         request_replay: Callable[[int, int], None],
+        clock: Callable[[], datetime],
     ) -> None:
         self.store = store
         self.config = config
@@ -103,6 +104,7 @@ class CommandHandlers:
         self.door_id = door_id
         self.model_id = model_id
         self.request_replay = request_replay
+        self.clock = clock
         self._table: dict[str, Callable[[VerifiedCommand, datetime], CommandResult]] = {
             "open": self._open,
             "issue_code": self._issue_code,
@@ -131,6 +133,8 @@ class CommandHandlers:
         callback = self.callbacks.on_remote_open
         if callback is None:
             return _refused("not_supported", "remote open is not enabled on this gateway")
+        if self.clock() >= command.expires_at:  # it may have waited behind a long sync
+            return _refused("expired", "the open command expired before it could run")
         outcome = callback(RemoteOpen(command.command_id, command.issued_by, command.expires_at))
         if not outcome.opened:
             return _refused("open_denied", outcome.reason)
@@ -160,31 +164,37 @@ class CommandHandlers:
             return building.site_id, int(unit_id)
 
     def _issue_code(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        """The station chooses the code: the gateway stores only its hash, so a plain code never
+        sits in the outbox or the database."""
         args = command.args
-        site_id, unit_id = self._site_unit(args.get("unit"))
-        valid_from = datetime.fromisoformat(str(args.get("valid_from", now.isoformat())))
-        valid_until = datetime.fromisoformat(str(args["valid_until"]))
-        max_uses = int(args.get("max_uses", 1))
         code = args.get("code")
-        with self.store.sessions.writing() as session:
-            issued = issue_visitor_code(
-                session,
-                self.store.codes,
-                site_id=site_id,
-                unit_id=unit_id,
-                door_ids=[self.door_id],
-                issued_by=command.issued_by,
-                issued_by_person_id=None,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                max_uses=max_uses,
-                digits=int(args.get("digits", 6)),
-                code=code if isinstance(code, str) else None,
-            )
-        data: dict[str, Any] = {"code_id": issued.code_id}
-        if code is None:
-            data["code"] = issued.code  # generated here: the issuer sees it once, in this result
-        return CommandResult(True, None, "visitor code issued", data)
+        if not isinstance(code, str) or not code.isdigit() or not 4 <= len(code) <= 12:
+            return _refused("malformed", "code must be 4 to 12 digits, chosen by the station")
+        site_id, unit_id = self._site_unit(args.get("unit"))
+        valid_from = parse_time(args.get("valid_from"), "valid_from", optional=True) or now
+        valid_until = parse_time(args.get("valid_until"), "valid_until") or now  # never None
+        max_uses = args.get("max_uses", 1)
+        if not isinstance(max_uses, int) or not 1 <= max_uses <= 1000:
+            return _refused("malformed", "max_uses must be 1..1000")
+        try:
+            with self.store.sessions.writing() as session:
+                issued = issue_visitor_code(
+                    session,
+                    self.store.codes,
+                    site_id=site_id,
+                    unit_id=unit_id,
+                    door_ids=[self.door_id],
+                    issued_by=command.issued_by,
+                    issued_by_person_id=None,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    max_uses=max_uses,
+                    digits=len(code),
+                    code=code,
+                )
+        except ValueError as error:  # already live for the site, or a bad window
+            return _refused("code_rejected", str(error))
+        return CommandResult(True, None, "visitor code issued", {"code_id": issued.code_id})
 
     def _revoke_code(self, command: VerifiedCommand, now: datetime) -> CommandResult:
         code_id = command.args.get("code_id")

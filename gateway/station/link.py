@@ -112,6 +112,7 @@ class StationLink:
             door_id=door_id,
             model_id=model_id,
             request_replay=self.drain.request_replay,
+            clock=now,
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

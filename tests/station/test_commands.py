@@ -22,6 +22,7 @@ from gateway.station.station_client import Received, StationClient
 from gateway.station.sync import encode_vector
 from gateway.station.topics import Topics
 from gateway.store.schema_credentials import VisitorCode, WatchlistEntry
+from gateway.store.schema_events import OutboxMessage
 from gateway.store.store import Store
 from gateway.store.watchlist import sync_version
 from tests.station.broker import GATEWAY, PREFIX, SITE, MosquittoBroker
@@ -230,14 +231,20 @@ def test_visitor_codes_config_and_snapshot_commands(harness: Harness) -> None:
     harness.start_link()
     now = datetime.now(UTC)
     unit = {"building": "1", "unit_number": "1", "room_number": "101"}
-    issued = harness.result_for(
-        harness.send(
-            "issue_code",
-            {"unit": unit, "valid_until": (now + timedelta(hours=2)).isoformat(), "max_uses": 2},
-        )["command"]["id"],
-        "issue_code",
-    )
-    assert issued["ok"] and len(issued["data"]["code"]) == 6
+    window = {"unit": unit, "valid_until": (now + timedelta(hours=2)).isoformat()}
+
+    def issue(args: dict[str, Any]) -> dict[str, Any]:
+        return harness.result_for(harness.send("issue_code", args)["command"]["id"], "issue_code")
+
+    issued = issue({**window, "code": "482913", "max_uses": 2})
+    assert issued["ok"] and set(issued["data"]) == {"code_id"}  # the plain code is not echoed
+    assert issue({**window, "code": "482913"})["error"] == "code_rejected"  # already live
+    assert issue(window)["error"] == "malformed"  # the station must choose the code
+    with harness.store.sessions.reading() as session:
+        code_hash = harness.store.codes.hash(SITE, "482913")
+        assert session.scalar(select(VisitorCode.id).where(VisitorCode.code_hash == code_hash))
+        outbox = [json.dumps(row.payload) for row in session.scalars(select(OutboxMessage))]
+    assert not any("482913" in payload for payload in outbox)
     code_id = issued["data"]["code_id"]
     revoked = harness.result_for(
         harness.send("revoke_code", {"code_id": code_id})["command"]["id"], "revoke_code"
@@ -248,10 +255,7 @@ def test_visitor_codes_config_and_snapshot_commands(harness: Harness) -> None:
     unknown = harness.result_for(
         harness.send(
             "issue_code",
-            {
-                "unit": {**unit, "room_number": "999"},
-                "valid_until": (now + timedelta(hours=2)).isoformat(),
-            },
+            {**window, "code": "1234", "unit": {**unit, "room_number": "999"}},
         )["command"]["id"],
         "issue_code",
     )
@@ -329,3 +333,36 @@ def test_status_reports_the_runtime_door_state(harness: Harness) -> None:
     got = collect(harness.station, status_with_door)
     status = validate_received(next(m for m in reversed(got) if m.topic == TOPICS.status))
     assert status["health"] == {"camera": "ok"} and status["model_id"] == MODEL_ID
+
+
+def test_an_open_that_expired_while_queued_never_reaches_the_door(
+    store_and_door: tuple[Store, int],
+) -> None:
+    from gateway.station.commands import CommandHandlers
+    from gateway.station.config import StationConfig
+    from gateway.station.verify import VerifiedCommand
+
+    store, door_id = store_and_door
+    runtime = FakeRuntime()
+    issued = datetime.now(UTC)
+    command = VerifiedCommand(
+        "0196f1c2-0000-7000-8000-000000000000",
+        "open",
+        "station:test",
+        issued,
+        issued + timedelta(seconds=30),
+        "a" * 32,
+        {},
+    )
+    handlers = CommandHandlers(
+        store,
+        StationConfig(),
+        runtime.callbacks(),
+        door_id=door_id,
+        model_id=MODEL_ID,
+        request_replay=lambda first, last: None,
+        clock=lambda: issued + timedelta(seconds=31),
+    )
+    result = handlers.run(command, issued)
+    assert (result.ok, result.error) == (False, "expired")
+    assert runtime.opens == []
