@@ -72,10 +72,10 @@ class PendingEnrolments:
                 return None
             return self._items.pop(key)
 
-    def peek(self, key: str, account_id: int) -> Candidate | None:
+    def restore(self, key: str, candidate: Candidate) -> None:
+        """Put a taken candidate back (staff still has to confirm a warning)."""
         with self._lock:
-            candidate = self._items.get(key)
-            return candidate if candidate and candidate.account_id == account_id else None
+            self._items[key] = candidate
 
     def _expire(self) -> None:
         now = time.monotonic()

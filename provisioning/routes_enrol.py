@@ -1,10 +1,10 @@
-"""Face enrolment: consent first, photos checked one by one, duplicate warning, then saved.
+"""Face enrolment routes: the page's two steps and the API's one-call form.
 
-Step 1 (`/enrol`): with the consent box ticked, uploaded photos (or one frame from the door
+Page, step 1 (`/enrol`): with the consent box ticked, uploaded photos (or one frame from the door
 camera) are analysed; nothing is written, only an in-memory candidate is kept. Step 2
-(`/enrol/save`): in one transaction the consent record (text version, time, who took it) is
-stored first, then one encrypted template per usable photo; the photos are discarded unless the
-admin enabled keeping them. The store refuses templates without consent or a card/PIN.
+(`/enrol/save`): the consent record, then the templates, in one transaction (see enrol_flow).
+API (`POST /api/v1/people/{id}/face-templates`): the same checks and save in one request; a
+duplicate warning refuses with 409 unless `confirm_duplicate` is set.
 """
 
 from __future__ import annotations
@@ -14,19 +14,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import cv2
-from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
 
-from gateway.store.credentials import (
-    has_alternative_credential,
-    record_consent,
-    store_face_template,
-)
 from gateway.store.errors import CredentialPolicyError, NotFound
-from gateway.store.people import get_person
-from provisioning.enrol_analysis import analyse_photo, others_gallery
+from provisioning.enrol_flow import EnrolRefused, analyse_all, prepare, save_enrolment
 from provisioning.enrol_session import Candidate, PhotoResult
 from provisioning.routes_people import person_page
 from provisioning.web import (
@@ -36,7 +29,6 @@ from provisioning.web import (
     CurrentUser,
     RowId,
     access,
-    audit,
     render,
     translator,
 )
@@ -45,7 +37,7 @@ router = APIRouter()
 STAFF = access(Access.STAFF)
 
 
-def _refuse(request: Request, context: AppContext, person_id: RowId, key: str) -> Response:
+def _refuse(request: Request, context: AppContext, person_id: int, key: str) -> Response:
     return person_page(request, context, person_id, {"errors": [translator(request)(key)]}, 400)
 
 
@@ -59,7 +51,7 @@ async def _collect_photos(request: Request, context: AppContext) -> list[tuple[s
         return [("camera.jpg", encoded.tobytes())] if ok else None
     photos = []
     for item in form.getlist("photos"):
-        if isinstance(item, UploadFile) and item.filename:
+        if isinstance(item, StarletteUpload) and item.filename:
             photos.append((item.filename[:100], await item.read()))
     return photos
 
@@ -68,46 +60,25 @@ async def _collect_photos(request: Request, context: AppContext) -> list[tuple[s
 async def enrol_analyse(
     request: Request, context: Context, user: CurrentUser, person_id: RowId
 ) -> Response:
-    deps = context.deps
-    pipeline = deps.pipeline
     form = await request.form()
-    if pipeline is None:
-        return _refuse(request, context, person_id, "pipeline_missing")
-    if form.get("consent") != "on":
-        return _refuse(request, context, person_id, "consent_required")
-    with deps.store.sessions.reading() as session:
-        try:
-            person = get_person(session, person_id)
-        except NotFound:
+    try:
+        if context.deps.pipeline is not None and form.get("consent") != "on":
+            raise EnrolRefused("consent_required")
+        pipeline, person, gallery, labels = prepare(context, person_id)
+        photos = await _collect_photos(request, context)
+        if photos is None:
+            raise EnrolRefused("camera_unavailable")
+        results = analyse_all(context, pipeline, photos, gallery, labels, translator(request))
+    except NotFound:
+        raise HTTPException(404, "not_found") from None
+    except EnrolRefused as refused:
+        if refused.key == "not_found":
             raise HTTPException(404, "not_found") from None
-        if person.erased_at is not None:
-            raise HTTPException(404, "not_found")
-        if not has_alternative_credential(session, person_id):
-            return _refuse(request, context, person_id, "needs_other_credential")
-        gallery, labels = others_gallery(
-            session, deps.store.cipher, pipeline, person_id, deps.clock()
-        )
-    photos = await _collect_photos(request, context)
-    if photos is None:
-        return _refuse(request, context, person_id, "camera_unavailable")
-    if not photos:
-        return _refuse(request, context, person_id, "no_usable_photo")
-    t = translator(request)
-    results = [
-        analyse_photo(pipeline, name, data, gallery, labels, deps.similarity_threshold, t)
-        for name, data in photos[: deps.settings.max_photos_per_enrolment]
-    ]
-    if deps.settings.keep_photos:
-        for result, (_name, data) in zip(results, photos, strict=False):
-            result.photo = data if result.usable else None
+        return _refuse(request, context, person_id, refused.key)
     candidate = Candidate(user.account_id, person_id, time.time(), results)
     key = context.enrolments.put(candidate)
     page = {"person": person, "results": results, "key": key, "candidate": candidate}
-    return render_review(request, page)
-
-
-def render_review(request: Request, page: dict[str, object], status: int = 200) -> Response:
-    return render(request, "enrol_review.html", page, status)
+    return render(request, "enrol_review.html", page)
 
 
 @router.post("/people/{person_id}/enrol/save", openapi_extra=STAFF, include_in_schema=False)
@@ -119,55 +90,66 @@ def enrol_save(
     key: Annotated[str, Form(max_length=100)],
     confirm_duplicate: Annotated[bool, Form()] = False,
 ) -> Response:
-    deps = context.deps
-    pipeline = deps.pipeline
-    if pipeline is None:
-        return _refuse(request, context, person_id, "pipeline_missing")
-    candidate = context.enrolments.peek(key, user.account_id)
-    if candidate is None or candidate.person_id != person_id:
+    candidate = context.enrolments.take(key, user.account_id, person_id)  # one save per check
+    if candidate is None:
         return _refuse(request, context, person_id, "enrolment_expired")
     if candidate.has_duplicate and not confirm_duplicate:
+        context.enrolments.restore(key, candidate)
         return _refuse(request, context, person_id, "duplicate_unconfirmed")
-    usable = [p for p in candidate.photos if p.usable and p.embedding is not None]
-    if not usable:
-        context.enrolments.take(key, user.account_id, person_id)
-        return _refuse(request, context, person_id, "no_usable_photo")
     consent_at = datetime.fromtimestamp(candidate.consent_at, UTC)
     try:
-        with deps.store.sessions.writing() as session:
-            record_consent(
-                session,
-                person_id,
-                text_version=deps.settings.consent_text_version,
-                taken_by=user.username,
-                taken_at=consent_at,
-            )
-            saved = _store_templates(context, session, person_id, usable, pipeline.model_id)
-            audit(session, request, user, "enrol_face", f"person:{person_id} templates:{saved}")
+        save_enrolment(context, request, user, person_id, candidate.photos, consent_at)
+    except EnrolRefused as refused:
+        return _refuse(request, context, person_id, refused.key)
     except CredentialPolicyError:
         return _refuse(request, context, person_id, "needs_other_credential")
     except NotFound:
         raise HTTPException(404, "not_found") from None
-    context.enrolments.take(key, user.account_id, person_id)
-    deps.people_changed()
     return RedirectResponse(f"/people/{person_id}?msg=templates_saved", status_code=303)
 
 
-def _store_templates(
-    context: AppContext,
-    session: Session,
+def photo_report(result: PhotoResult) -> dict[str, object]:
+    return {
+        "name": result.name,
+        "faces": result.faces,
+        "usable": result.usable,
+        "messages": result.messages,
+        "measures": result.measures,
+        "duplicate_of": result.duplicate_of,
+        "duplicate_score": result.duplicate_score,
+    }
+
+
+@router.post("/api/v1/people/{person_id}/face-templates", openapi_extra=STAFF, status_code=201)
+async def api_enrol(
+    request: Request,
+    context: Context,
+    user: CurrentUser,
     person_id: RowId,
-    photos: list[PhotoResult],
-    model_id: str,
-) -> int:
-    folder = context.deps.settings.photo_dir / str(person_id)
-    for photo in photos:
-        assert photo.embedding is not None
-        template = store_face_template(
-            session, context.deps.store.cipher, person_id, photo.embedding, model_id
-        )
-        if context.deps.settings.keep_photos and photo.photo is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{template.id}.jpg").write_bytes(photo.photo)
-        photo.photo = None
-    return len(photos)
+    photos: Annotated[list[UploadFile], File(description="1-5 photos of this person alone")],
+    consent: Annotated[bool, Form(description="The person consented to face recognition")],
+    consent_text_version: Annotated[str, Form(max_length=32)],
+    confirm_duplicate: Annotated[bool, Form()] = False,
+) -> JSONResponse:
+    """Check the photos and store one template per usable photo (consent recorded first)."""
+    t = translator(request)
+    if not consent or consent_text_version != context.deps.settings.consent_text_version:
+        raise HTTPException(422, "consent_required")
+    try:
+        pipeline, _person, gallery, labels = prepare(context, person_id)
+        files = [((p.filename or "photo")[:100], await p.read()) for p in photos]
+        results = analyse_all(context, pipeline, files, gallery, labels, t)
+        report = [photo_report(r) for r in results]
+        if any(r.duplicate_of for r in results if r.usable) and not confirm_duplicate:
+            body = {"detail": "duplicate_unconfirmed", "photos": report}
+            return JSONResponse(body, status_code=409)
+        if not any(r.usable for r in results):
+            return JSONResponse({"detail": "no_usable_photo", "photos": report}, 422)
+        saved = save_enrolment(context, request, user, person_id, results, datetime.now(UTC))
+    except NotFound:
+        raise HTTPException(404, "not_found") from None
+    except EnrolRefused as refused:
+        raise HTTPException(refused.status, refused.key) from None
+    except CredentialPolicyError:
+        raise HTTPException(400, "needs_other_credential") from None
+    return JSONResponse({"saved": saved, "photos": report}, status_code=201)

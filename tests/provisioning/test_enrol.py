@@ -116,6 +116,8 @@ def test_enrol_from_photos_records_consent_first_and_stores_templates(
     assert templates_of(enrol_page, person_id) == 0  # nothing stored before "save"
     assert save(client, person_id, page) == 303
     assert templates_of(enrol_page, person_id) == 2
+    assert save(client, person_id, page) == 400  # the same check cannot be saved twice
+    assert templates_of(enrol_page, person_id) == 2
     with enrol_page.store.sessions.reading() as session:
         [consent] = session.scalars(select(Consent).where(Consent.person_id == person_id))
         assert consent.taken_by == ADMIN[0]
@@ -241,3 +243,45 @@ def test_oversized_upload_is_refused_with_a_clear_message(
     assert response.status_code == 413
     assert "0 MB" not in response.json()["message"] and "MB" in response.json()["message"]
     assert templates_of(page, person_id) == 0
+
+
+def test_api_enrolment_checks_consent_duplicates_and_saves(
+    enrol_page: PageHarness, faces_dir: Path
+) -> None:
+    client = enrol_page.client()
+    login = client.post("/api/v1/session", json={"username": ADMIN[0], "password": ADMIN[1]})
+    headers = {"x-csrf-token": login.json()["csrf_token"]}
+    version = enrol_page.deps.settings.consent_text_version
+    ids = []
+    for external_id, room in (("obama", "101"), ("twin", "102")):
+        body = {
+            "external_id": external_id,
+            "role": "owner",
+            "unit_number": "1",
+            "room_number": room,
+            "valid_from": "2026-01-01T00:00:00",
+        }
+        person = client.post("/api/v1/people", json=body, headers=headers).json()
+        card = {"facility": 1, "number": 2000 + int(room)}
+        client.post(f"/api/v1/people/{person['id']}/cards", json=card, headers=headers)
+        ids.append(person["id"])
+
+    def enrol(person_id: int, photo: str, **form: str) -> tuple[int, dict[str, object]]:
+        data = {"consent": "true", "consent_text_version": version, **form}
+        files = [("photos", ("p.jpg", (faces_dir / photo).read_bytes(), "image/jpeg"))]
+        response = client.post(
+            f"/api/v1/people/{person_id}/face-templates", data=data, files=files, headers=headers
+        )
+        return response.status_code, response.json()
+
+    assert enrol(ids[0], OBAMA, consent="false")[0] == 422
+    assert enrol(ids[0], OBAMA, consent_text_version="old")[0] == 422
+    status, body = enrol(ids[0], OBAMA)
+    assert status == 201 and body["saved"] == 1
+    status, body = enrol(ids[1], OBAMA_720)
+    assert status == 409 and body["detail"] == "duplicate_unconfirmed"
+    assert templates_of(enrol_page, ids[1]) == 0
+    status, body = enrol(ids[1], OBAMA_720, confirm_duplicate="true")
+    assert status == 201 and templates_of(enrol_page, ids[1]) == 1
+    status, body = enrol(ids[0], COUPLE)
+    assert status == 422 and body["detail"] == "no_usable_photo"
