@@ -132,7 +132,11 @@ class StationConfig(BaseModel):
         False, description="Publish Home Assistant MQTT discovery for the door (lock entity)."
     )
     home_assistant_prefix: str = Field(
-        "homeassistant", min_length=1, max_length=64, pattern=TOPIC_SAFE
+        "homeassistant",
+        min_length=1,
+        max_length=64,
+        pattern=TOPIC_SAFE,
+        description="Home Assistant's discovery prefix.",
     )
 
     @model_validator(mode="after")

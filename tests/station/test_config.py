@@ -24,6 +24,11 @@ def test_station_config_refuses_inconsistent_settings() -> None:
     assert StationConfig().max_pending == 100_000
 
 
+def test_every_station_setting_is_documented() -> None:
+    undocumented = [n for n, f in StationConfig.model_fields.items() if not f.description]
+    assert undocumented == []
+
+
 def test_set_config_validates_before_changing_anything() -> None:
     config = GatewayConfig()
     access = ModelConfigAccess(config, {"door.unlock_ms", "door.held_open_s", "logging.level"})
