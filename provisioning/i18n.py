@@ -200,7 +200,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "setting": ("Setting", "设置项"),
     "value": ("Value", "值"),
     "calibrated": ("Calibrated", "标定值"),
-    "settings_saved": ("Settings saved.", "设置已保存。"),
+    "settings_saved": (
+        "Settings saved to the configuration file; the door applies them when it restarts.",
+        "设置已写入配置文件，门禁服务重启后生效。",
+    ),
     "settings_failed": ("Settings not saved:", "设置未保存："),
     "actor": ("Who", "操作人"),
     "action": ("Action", "操作"),
