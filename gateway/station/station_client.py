@@ -37,11 +37,13 @@ class Received:
 
 @dataclass
 class SequenceTracker:
-    """Per-gateway de-duplication by id and gap detection by sequence number."""
+    """Per-gateway de-duplication by id and gap detection by sequence number; ranges announced
+    by an `events/compacted` notice are not gaps."""
 
     seen_ids: set[str] = field(default_factory=set)
     highest: dict[str, int] = field(default_factory=dict)
     missing: dict[str, set[int]] = field(default_factory=dict)
+    compacted: set[str] = field(default_factory=set)
     duplicates: int = 0
     out_of_order: int = 0
 
@@ -62,6 +64,10 @@ class SequenceTracker:
             gaps.discard(seq)
         else:
             self.out_of_order += 1
+        if envelope.get("type") == "compacted":  # skipped on purpose: not gaps (replayable)
+            for first, last in envelope["body"]["ranges"]:
+                gaps.difference_update(range(first, last + 1))
+                self.compacted.update(f"{key}#{s}" for s in range(first, last + 1))
         return True
 
 
