@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -24,9 +25,12 @@ router = APIRouter()
 PUBLIC = access(Access.PUBLIC)
 
 
+SAME_SITE_PATH = re.compile(r"^/(?![/\\])[A-Za-z0-9/_.~%?=&-]*$")
+
+
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only plain same-site paths are followed after login ("//host", "/\\host" are not)."""
+    if target and SAME_SITE_PATH.fullmatch(target):
         return target
     return "/"
 

@@ -118,8 +118,13 @@ def test_language_follows_the_browser_and_can_be_switched(harness: PageHarness) 
     again = client.get("/login", headers={"accept": "text/html", "accept-language": "zh-CN"})
     assert "Log in" in again.text
     assert client.get("/lang/fr").status_code == 404
-    outside = client.get("/lang/en", params={"back": "//evil.example"}, follow_redirects=False)
-    assert outside.headers["location"] == "/"
+    for hostile in ("//evil.example", "/\\evil.example", "https://evil.example", "/\tx"):
+        outside = client.get("/lang/en", params={"back": hostile}, follow_redirects=False)
+        assert outside.headers["location"] == "/", hostile
+    login = client.get(
+        "/login", params={"next": "/\\evil.example"}, headers={"accept": "text/html"}
+    )
+    assert 'name="next" value="/"' in login.text
 
 
 class ConfigWithStation(GatewayConfig):
