@@ -195,6 +195,15 @@ class LocalBroker:
             self.process.wait(30)
         self.process = None
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open but nothing is acknowledged until resume()."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         self._signal(signal.SIGKILL)
 

@@ -210,3 +210,23 @@ def test_home_assistant_discovers_the_door_as_a_lock(
     assert config["availability_topic"] == f"{base}/availability"
     assert config["value_template"] == "{{ value_json.door.lock_state }}"
     assert (config["payload_available"], config["payload_not_available"]) == ("online", "offline")
+
+
+def test_rows_are_marked_delivered_only_after_their_puback(
+    broker: MosquittoBroker, store_and_door: tuple[Store, int], tmp_path: Path
+) -> None:
+    store, door_id = store_and_door
+    with make_link(store, door_id, broker, tmp_path / "gw", None) as link:
+        assert link.wait_connected(30)
+        broker.pause()  # the broker hears nothing and acknowledges nothing
+        try:
+            bulk_access_events(store, 500)
+            link.notify()
+            wait_until(lambda: link.drain.counters.published >= 50, what="publishes sent")
+            assert link.drain.delivered_up_to == 0
+            with store.sessions.reading() as session:
+                assert count_pending(session, GATEWAY) == 500
+        finally:
+            broker.resume()
+        wait_until(lambda: link.drain.delivered_up_to >= 500, what="delivered after PUBACKs")
+        assert link.drain.counters.acknowledged >= 500
