@@ -43,7 +43,9 @@ test-fast: venv
 	$(PY) -m pytest -m "not slow"
 
 bench: venv
-	$(VENV)/bin/menwei bench
+	$(VENV)/bin/menwei models fetch
+	$(VENV)/bin/menwei bench --vs opencv
+	$(VENV)/bin/menwei bench-access
 
 lint: venv apt
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "gateway.modelhub.cli",
     "gateway.eval.cli",
     "gateway.bench.cli",
+    "gateway.bench.access_latency",
     "firmware_bridge.cli",
     "gateway.runtime.cli",
     "gateway.ops.cli",

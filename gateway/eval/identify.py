@@ -28,6 +28,7 @@ from gateway.eval.embeddings import EmbeddedImages
 from gateway.gallery import Gallery
 from gateway.vision.decision import DecisionRule, FrameEvidence, Verdict, decide
 from gateway.vision.factory import UncalibratedModelError, effective_thresholds
+from gateway.vision.recogniser import rule_from_config
 
 FPIR_TARGETS = (1e-2, 1e-3)
 TRACK_FRAMES = 3
@@ -78,6 +79,7 @@ class ProbeResult:
     identity: str | None
     score: float
     margin: float
+    competitors: int = 0  # other enrolled identities (the runtime's small-gallery rule uses it)
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,14 @@ def search_probes(
                 results.append(ProbeResult(probe.label, enrolled, None, NO_FACE_SCORE, 0.0))
             else:
                 results.append(
-                    ProbeResult(probe.label, enrolled, match.identity, match.score, match.margin)
+                    ProbeResult(
+                        probe.label,
+                        enrolled,
+                        match.identity,
+                        match.score,
+                        match.margin,
+                        match.competitors,
+                    )
                 )
     return results
 
@@ -168,7 +177,9 @@ def replay_tracks(
     verdicts: dict[str, int] = defaultdict(int)
     false_grants = []
     for result in results:
-        frame = FrameEvidence(result.identity, result.score, result.margin, live=True)
+        frame = FrameEvidence(
+            result.identity, result.score, result.margin, live=True, competitors=result.competitors
+        )
         decision = decide([frame] * TRACK_FRAMES, rule)
         verdicts[decision.verdict.value] += 1
         if decision.verdict is Verdict.GRANT and (
@@ -223,9 +234,14 @@ def run_identify(
     }
     value, source = decision_threshold(context, threshold, points[1e-2])
     tracker = context.config.vision.tracker
-    rule = DecisionRule(
-        value, context.config.vision.match.min_margin, tracker.window, tracker.agree
-    )
+    if source == "config":  # exactly the runtime's rule, small-gallery guard included
+        rule = rule_from_config(
+            context.config.vision, value, context.models.small_gallery_threshold
+        )
+    else:
+        rule = DecisionRule(
+            value, context.config.vision.match.min_margin, tracker.window, tracker.agree
+        )
     verdicts, false_grants = replay_tracks(results, rule)
     probe_paths = {p.path for p in (*split.mated, *split.non_mated)}
     return IdentifyReport(

@@ -45,10 +45,10 @@ def test_configured_threshold_is_reported(liveness_report: dict[str, Any]) -> No
     assert configured["bpcer"] >= liveness_report["calibrated"]["bpcer"] or (
         configured["threshold"] <= liveness_report["calibrated"]["threshold"]
     )
-    print(
-        f"configured liveness threshold 0.60: BPCER {configured['bpcer']:.3f}, "
-        f"APCER {configured['apcer']}"
-    )
+    # The shipped default is the calibrated operating point: it meets the targets itself.
+    assert configured["bpcer"] <= 0.05
+    assert configured["apcer"]["print_photo"] <= 0.05
+    assert configured["apcer"]["screen_replay"] <= 0.05
 
 
 def test_every_sample_is_accounted_for(liveness_report: dict[str, Any]) -> None:
