@@ -113,7 +113,8 @@ def _install_error_pages(app: FastAPI) -> None:
         code = str(error.detail)
         if _wants_html(request):
             if error.status_code == 401:
-                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+                target = f"/login?next={request.url.path}&msg=login_required"
+                return RedirectResponse(target, status_code=303)
             return render(
                 request,
                 "error.html",

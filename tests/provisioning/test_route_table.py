@@ -89,7 +89,10 @@ def test_html_request_without_session_is_sent_to_login(harness: PageHarness) -> 
     response = harness.client().get(
         "/people", headers={"accept": "text/html"}, follow_redirects=False
     )
-    assert response.status_code == 303 and response.headers["location"] == "/login?next=/people"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/people&msg=login_required"
+    page = harness.client().get(response.headers["location"], headers={"accept": "text/html"})
+    assert "session may have expired" in page.text or "会话可能已过期" in page.text
 
 
 @pytest.mark.parametrize("extra", [None, {ACCESS_KEY: "everyone"}])
