@@ -169,6 +169,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "duplicate_external_id": ("This person ID is already in use.", "该人员编号已被使用。"),
     "duplicate_card": ("This card is already registered.", "该门卡已被登记。"),
+    "last_credential": (
+        "This is the last card/PIN of a person with face templates: add another first.",
+        "这是已录入人脸人员的最后一个门卡/密码，请先添加其他凭证。",
+    ),
+    "remove": ("Remove", "移除"),
     "bad_input": ("Please correct the highlighted values.", "请修正输入内容。"),
     "issue_code": ("Issue code", "生成访客码"),
     "max_uses": ("Uses", "可用次数"),

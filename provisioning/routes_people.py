@@ -8,12 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.store.credentials import add_card, set_pin
 from gateway.store.erasure import erase_and_purge
 from gateway.store.errors import NotFound
 from gateway.store.people import get_person
+from gateway.store.schema_credentials import Card
 from provisioning.people_service import (
     PersonInput,
     StaleEdit,
@@ -102,6 +104,7 @@ def person_page(
             row = person_row(session, get_person(session, person_id))
         except NotFound:
             raise HTTPException(404, "not_found") from None
+        cards = list(session.scalars(select(Card).where(Card.person_id == person_id)))
     person = row.person
     values = extra.pop("values", None) or {
         "external_id": person.external_id,
@@ -116,6 +119,7 @@ def person_page(
     }
     page = {
         "row": row,
+        "cards": cards,
         "values": values,
         "errors": [],
         "msg": request.query_params.get("msg", ""),

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.store.schema_credentials import FaceTemplate
+from gateway.store.schema_credentials import Card, FaceTemplate, Pin
 from gateway.store.schema_people import Consent
 from gateway.vision.factory import PipelineModels
 from gateway.vision.image_io import read_image
@@ -285,3 +285,39 @@ def test_api_enrolment_checks_consent_duplicates_and_saves(
     assert status == 201 and templates_of(enrol_page, ids[1]) == 1
     status, body = enrol(ids[0], COUPLE)
     assert status == 422 and body["detail"] == "no_usable_photo"
+
+
+def test_the_last_card_or_pin_of_an_enrolled_person_cannot_be_removed(
+    enrol_page: PageHarness, client: TestClient, faces_dir: Path
+) -> None:
+    person_id = person_with_card(client, "obama", "101", 1001)
+    _status, page = analyse(client, person_id, [("a.jpg", (faces_dir / OBAMA).read_bytes())])
+    assert save(client, person_id, page) == 303
+    token = csrf(client, "/")
+    client.post(f"/people/{person_id}/pin", data={"csrf_token": token, "pin": "246810"})
+    with enrol_page.store.sessions.reading() as session:
+        [card_id] = session.scalars(select(Card.id).where(Card.person_id == person_id))
+    removed = client.post(
+        f"/people/{person_id}/cards/{card_id}/delete",
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303  # the PIN remains
+    last = client.post(f"/people/{person_id}/pin/delete", data={"csrf_token": token}, headers=HTML)
+    assert last.status_code == 409 and ("last card/PIN" in last.text or "最后一个" in last.text)
+    with enrol_page.store.sessions.reading() as session:
+        assert session.get(Pin, person_id) is not None
+        assert session.scalars(select(Card)).all() == []
+    other = person_with_card(client, "biden", "102", 1002)  # no templates: may remove all
+    with enrol_page.store.sessions.reading() as session:
+        [other_card] = session.scalars(select(Card.id).where(Card.person_id == other))
+    gone = client.post(
+        f"/people/{other}/cards/{other_card}/delete",
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
+    assert gone.status_code == 303
+    wrong_owner = client.post(
+        f"/people/{other}/cards/{other_card}/delete", data={"csrf_token": token}
+    )
+    assert wrong_owner.status_code == 404

@@ -1,0 +1,80 @@
+"""Removing a card (lost, returned) or a PIN. The last card/PIN of someone who has face
+templates cannot be removed: the face must never become the only way in (the store's rule)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from gateway.store.schema_credentials import Card, FaceTemplate, Pin
+from provisioning.routes_people import person_page
+from provisioning.web import Access, Context, CurrentUser, RowId, access, audit, translator
+
+router = APIRouter()
+STAFF = access(Access.STAFF)
+
+
+class LastCredential(Exception):
+    """Removing this would leave face templates as the only credential."""
+
+
+def _credentials_left(session: Session, person_id: int) -> int:
+    cards = session.scalar(select(func.count()).where(Card.person_id == person_id)) or 0
+    pins = session.scalar(select(func.count()).where(Pin.person_id == person_id)) or 0
+    return int(cards) + int(pins)
+
+
+def _check_not_last(session: Session, person_id: int) -> None:
+    templates = session.scalar(select(func.count()).where(FaceTemplate.person_id == person_id))
+    if templates and _credentials_left(session, person_id) <= 1:
+        raise LastCredential
+
+
+def remove_card(session: Session, person_id: int, card_id: int) -> bool:
+    card = session.get(Card, card_id)
+    if card is None or card.person_id != person_id:
+        return False
+    _check_not_last(session, person_id)
+    session.delete(card)
+    session.flush()
+    return True
+
+
+def remove_pin(session: Session, person_id: int) -> bool:
+    if session.get(Pin, person_id) is None:
+        return False
+    _check_not_last(session, person_id)
+    session.execute(delete(Pin).where(Pin.person_id == person_id))
+    return True
+
+
+@router.post(
+    "/people/{person_id}/cards/{card_id}/delete", openapi_extra=STAFF, include_in_schema=False
+)
+def card_delete(
+    request: Request, context: Context, user: CurrentUser, person_id: RowId, card_id: RowId
+) -> Response:
+    try:
+        with context.deps.store.sessions.writing() as session:
+            if not remove_card(session, person_id, card_id):
+                raise HTTPException(404, "not_found")
+            audit(session, request, user, "remove_card", f"person:{person_id} card:{card_id}")
+    except LastCredential:
+        errors = [translator(request)("last_credential")]
+        return person_page(request, context, person_id, {"errors": errors}, 409)
+    return RedirectResponse(f"/people/{person_id}", status_code=303)
+
+
+@router.post("/people/{person_id}/pin/delete", openapi_extra=STAFF, include_in_schema=False)
+def pin_delete(request: Request, context: Context, user: CurrentUser, person_id: RowId) -> Response:
+    try:
+        with context.deps.store.sessions.writing() as session:
+            if not remove_pin(session, person_id):
+                raise HTTPException(404, "not_found")
+            audit(session, request, user, "remove_pin", f"person:{person_id}")
+    except LastCredential:
+        errors = [translator(request)("last_credential")]
+        return person_page(request, context, person_id, {"errors": errors}, 409)
+    return RedirectResponse(f"/people/{person_id}", status_code=303)
