@@ -174,6 +174,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "这是已录入人脸人员的最后一个门卡/密码，请先添加其他凭证。",
     ),
     "remove": ("Remove", "移除"),
+    "withdraw_consent": (
+        "Consent withdrawn: delete this person's face templates",
+        "撤回授权：删除此人的人脸模板",
+    ),
     "bad_input": ("Please correct the highlighted values.", "请修正输入内容。"),
     "issue_code": ("Issue code", "生成访客码"),
     "max_uses": ("Uses", "可用次数"),

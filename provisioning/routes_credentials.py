@@ -1,13 +1,19 @@
-"""Removing a card (lost, returned) or a PIN. The last card/PIN of someone who has face
-templates cannot be removed: the face must never become the only way in (the store's rule)."""
+"""Removing a card (lost, returned) or a PIN, and withdrawing face consent.
+
+The last card/PIN of someone who has face templates cannot be removed: the face must never
+become the only way in (the store's rule). Withdrawing consent deletes the face templates.
+"""
 
 from __future__ import annotations
+
+import shutil
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from gateway.store.credentials import withdraw_consent
 from gateway.store.schema_credentials import Card, FaceTemplate, Pin
 from provisioning.routes_people import person_page
 from provisioning.web import Access, Context, CurrentUser, RowId, access, audit, translator
@@ -77,4 +83,16 @@ def pin_delete(request: Request, context: Context, user: CurrentUser, person_id:
     except LastCredential:
         errors = [translator(request)("last_credential")]
         return person_page(request, context, person_id, {"errors": errors}, 409)
+    return RedirectResponse(f"/people/{person_id}", status_code=303)
+
+
+@router.post("/people/{person_id}/consent/withdraw", openapi_extra=STAFF, include_in_schema=False)
+def consent_withdraw(
+    request: Request, context: Context, user: CurrentUser, person_id: RowId
+) -> Response:
+    with context.deps.store.sessions.writing() as session:
+        deleted = withdraw_consent(session, person_id, context.deps.clock())
+        audit(session, request, user, "withdraw_consent", f"person:{person_id} templates:{deleted}")
+    shutil.rmtree(context.deps.settings.photo_dir / str(person_id), ignore_errors=True)
+    context.deps.people_changed()
     return RedirectResponse(f"/people/{person_id}", status_code=303)

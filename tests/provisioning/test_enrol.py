@@ -133,6 +133,13 @@ def test_enrol_from_photos_records_consent_first_and_stores_templates(
     status, page = analyse(client, person_id, [("c.jpg", (faces_dir / OBAMA).read_bytes())])
     assert save(client, person_id, page) == 303
     assert templates_of(enrol_page, person_id) == 3
+    # the resident withdraws consent: every template goes, the consent is dated
+    assert 'id="withdraw-form"' in client.get(f"/people/{person_id}", headers=HTML).text
+    client.post(f"/people/{person_id}/consent/withdraw", data={"csrf_token": csrf(client, "/")})
+    assert templates_of(enrol_page, person_id) == 0
+    with enrol_page.store.sessions.reading() as session:
+        consents = session.scalars(select(Consent).where(Consent.person_id == person_id)).all()
+    assert consents and all(c.withdrawn_at is not None for c in consents)
 
 
 def test_without_consent_or_without_a_card_nothing_is_processed(
