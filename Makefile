@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 # Debian packages the tests and the demo use; installed only when missing.
-APT_PACKAGES := mosquitto chromium shellcheck
+APT_PACKAGES := mosquitto chromium shellcheck fonts-wqy-microhei
 export MENWEI_SHARED ?= $(abspath ..)/shared
 export MENWEI_MODELS_MIRROR ?= $(MENWEI_SHARED)/models
 

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gateway.config.model import GatewayConfig
-from gateway.gallery import Gallery
 from gateway.runtime.service import AccessService
-from gateway.store.gallery_load import fill_gallery, load_gallery_rows
 from gateway.vision.decision import Verdict
 from gateway.vision.recogniser import FaceResult
 from provisioning.app import create_app
@@ -95,22 +93,9 @@ def service_frame(service: AccessService) -> LiveFrame | None:
 
 
 def reload_residents(service: AccessService) -> int:
-    """Rebuild the resident gallery from the store and swap it into the running recogniser.
-
-    The vision thread reads `recogniser.residents` once per frame, so the swap of one attribute
-    is atomic for it. Returns how many templates the new gallery holds.
-    """
-    store, pipeline, recogniser = service.store, service.pipeline, service.recogniser
-    if store is None or pipeline is None or recogniser is None:
-        return 0
-    gallery = Gallery(pipeline.model_id, pipeline.embedder.dimension)
-    with store.sessions.reading() as session:
-        load = load_gallery_rows(
-            session, store.cipher, pipeline.model_id, pipeline.embedder.dimension, service.now()
-        )
-    count = fill_gallery(gallery, load)
-    recogniser.residents = gallery
-    return count
+    """Swap freshly loaded galleries into the running recogniser; returns the template count."""
+    service.reload_galleries()
+    return 0 if service.gallery_counts is None else service.gallery_counts.templates
 
 
 def deps_for_service(

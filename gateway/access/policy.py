@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from gateway.store.base import Method, Verdict
 from gateway.store.credentials import find_card_holder
 from gateway.store.events import record_access_event
 from gateway.store.people import check_access
+from gateway.store.schema_people import Person
 from gateway.store.store import Store
 from gateway.store.visitor_codes import redeem_visitor_code
 
@@ -154,6 +156,24 @@ class AccessPolicy:
             return _Attempt(Method.CODE, redemption.granted, redemption.reason)
 
         return self._decide(Method.CODE, judge)
+
+    def remote(self, command_id: str, requested_by: str, expires_at: datetime) -> AccessDecision:
+        """A signed, verified remote open from the station link (the link checked signature,
+        nonce and expiry). Expiry is checked again here; when the requester is a resident (their
+        external id), they must be allowed through this door now, like any other credential."""
+
+        def judge(session: Session, at: datetime) -> _Attempt:
+            if at >= expires_at:
+                return _Attempt(Method.REMOTE, False, "expired")
+            person_id = session.scalars(
+                select(Person.id).where(Person.external_id == requested_by)
+            ).one_or_none()
+            if person_id is None:
+                return _Attempt(Method.REMOTE, True, "station_open")
+            return self._person(session, Method.REMOTE, person_id, at)
+
+        LOG.info("remote open %s requested by %s", command_id, requested_by)
+        return self._decide(Method.REMOTE, judge)
 
     def local_release(self, method: Method) -> AccessDecision:
         """Record a release the door hardware performed by itself (exit button, fire alarm)."""

@@ -15,7 +15,9 @@ from firmware_bridge.config import DoorConfig
 from gateway.access.config import AccessConfig
 from gateway.camera.config import CameraConfig
 from gateway.ops.config import OpsConfig
+from gateway.station.config import StationConfig
 from gateway.store.config import StoreConfig
+from provisioning.config import ProvisioningConfig
 
 
 class Section(BaseModel):
@@ -253,4 +255,6 @@ class GatewayConfig(Section):
     access: AccessConfig = Field(default_factory=AccessConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    station: StationConfig = Field(default_factory=StationConfig)
+    provisioning: ProvisioningConfig = Field(default_factory=ProvisioningConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)

@@ -26,6 +26,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gateway.runtime.service import AccessService  # heavy: models, OpenCV
+    from provisioning.gateway_link import serve_beside
 
     try:
         config = load_config(args.config)
@@ -45,10 +46,15 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with service:
-            while service.alive():
-                time.sleep(1.0)
-            LOG.error("a worker thread stopped: exiting so the supervisor restarts menwei")
-            return 1
+            page = serve_beside(service, config.provisioning, args.config)
+            try:
+                while service.alive():
+                    time.sleep(1.0)
+                LOG.error("a worker thread stopped: exiting so the supervisor restarts menwei")
+                return 1
+            finally:
+                if page is not None:
+                    page.stop()
     except KeyboardInterrupt:
         LOG.info("interrupted: stopping")
     except SystemExit:

@@ -38,7 +38,9 @@ from gateway.ops.service_hooks import OpsRuntime, service_liveness, start_ops
 from gateway.ops.telemetry import Provider, standard_sources
 from gateway.runtime.bootstrap import ensure_door
 from gateway.runtime.door_loop import DoorLoop
+from gateway.runtime.station_wiring import start_station_link
 from gateway.runtime.vision_loop import VisionLoop
+from gateway.station.link import StationLink
 from gateway.store.events import count_pending
 from gateway.store.gallery_load import fill_gallery, load_gallery_rows
 from gateway.store.store import Store, open_store
@@ -94,6 +96,7 @@ class AccessService:
         self.recogniser: Recogniser | None = None
         self.gallery_counts: GalleryCounts | None = None
         self.ops: OpsRuntime | None = None
+        self.station: StationLink | None = None
 
     def __enter__(self) -> AccessService:
         self.start()
@@ -172,6 +175,9 @@ class AccessService:
         self._stack.callback(self.camera.stop)
         self.vision_loop.start()
         self._stack.callback(self.vision_loop.stop)
+        self.station = start_station_link(self)
+        if self.station is not None:
+            self._stack.callback(self.station.stop)
         self.ops = start_ops(
             config.ops,
             store=store,
@@ -180,6 +186,20 @@ class AccessService:
             now=self.now,
         )
         self._stack.callback(self.ops.stop)
+
+    def notify_decision(self, decision: AccessDecision) -> None:
+        """Tell the listener (demo printer, tests) about a decision made outside the loops."""
+        if self._on_decision is not None:
+            self._on_decision(decision)
+
+    def reload_galleries(self) -> None:
+        """Rebuild both galleries from the store (after enrolment, erasure or a station sync) and
+        swap them into the running recogniser; the vision thread reads each once per frame."""
+        if self.store is None or self.pipeline is None or self.recogniser is None:
+            return
+        residents, watchlist = self._load_galleries(self.store, self.pipeline)
+        self.recogniser.residents = residents
+        self.recogniser.watchlist = watchlist
 
     def _load_galleries(self, store: Store, pipeline: FacePipeline) -> tuple[Gallery, Gallery]:
         model_id, dimension = pipeline.model_id, pipeline.embedder.dimension
@@ -218,6 +238,7 @@ class AccessService:
             threads_running=self.alive,
             vision_heartbeat_s=lambda: vision.heartbeat,
             door_heartbeat_s=lambda: door.heartbeat_ns / 1e9,
+            others=[self.station.alive] if self.station is not None else [],
         )
 
     def telemetry_sources(self) -> dict[str, Provider]:

@@ -161,6 +161,11 @@ class StationLink:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def alive(self) -> bool:
+        """The link's own threads are running (not whether the broker is reachable: a network
+        outage must not make the watchdog restart the door)."""
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
+
     def wait_connected(self, timeout: float) -> bool:
         """True once connected and the command subscription was answered."""
         return self._connected.wait(timeout)

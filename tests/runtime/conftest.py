@@ -26,6 +26,7 @@ from gateway.store.store import open_store
 from gateway.vision.factory import build_pipeline, models_from_pack
 from gateway.vision.image_io import read_image
 from gateway.vision.pipeline import FacePipeline
+from tests.station.conftest import broker, station  # noqa: F401  (fixtures for remote open)
 
 LIVE = "antispoof/frames_from_videos/live"
 SCREEN = "antispoof/frames_from_videos/spoof"

@@ -1,0 +1,69 @@
+"""A signed remote open from the station, end to end: broker -> link -> policy -> store -> door."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.station.station_client import StationClient
+from gateway.store.base import Method
+from tests.runtime.conftest import Running, make_config
+from tests.station.broker import GATEWAY, SITE, MosquittoBroker
+from tests.station.conftest import gateway_config
+
+RunService = Callable[..., Running]
+
+
+def test_signed_open_releases_the_door_and_an_expired_one_does_not(
+    tmp_path: Path,
+    models_mirror: Path,
+    broker: MosquittoBroker,
+    station: StationClient,
+    run_service: RunService,
+) -> None:
+    camera = tmp_path / "cam"
+    camera.mkdir()
+    cv2.imwrite(str(camera / "empty.png"), np.full((240, 320, 3), 100, np.uint8))
+    key = Ed25519PrivateKey.generate()
+    link = gateway_config(broker, tmp_path / "link", key).model_dump(mode="json")
+    config = make_config(
+        tmp_path, models_mirror, camera, station=link, site={"id": SITE, "gateway_id": GATEWAY}
+    )
+    running = run_service(config)
+    assert running.service.station is not None
+    assert running.service.station.wait_connected(30)
+
+    station.send_command(
+        key,
+        site=SITE,
+        gateway=GATEWAY,
+        name="open",
+        args={},
+        issued_by="station-operator",
+        now=datetime.now(UTC) - timedelta(minutes=5),
+        lifetime=timedelta(seconds=30),
+    )  # expired before it was sent
+    station.send_command(
+        Ed25519PrivateKey.generate(),
+        site=SITE,
+        gateway=GATEWAY,
+        name="open",
+        args={},
+        issued_by="forger",
+    )  # wrong key
+    running.wait_for(lambda: False, timeout=2)
+    assert not running.io.relay_energised
+    assert not any(d.method is Method.REMOTE for d in running.decisions)
+
+    station.send_command(
+        key, site=SITE, gateway=GATEWAY, name="open", args={}, issued_by="station-operator"
+    )
+    assert running.wait_for(
+        lambda: any(d.method is Method.REMOTE and d.granted for d in running.decisions), timeout=30
+    )
+    assert running.wait_for(lambda: running.io.relay_energised, timeout=5)
