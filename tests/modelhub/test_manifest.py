@@ -55,13 +55,24 @@ def test_preprocessing_is_typed() -> None:
     assert (sface.alignment, sface.input_size) == ("arcface_norm_crop", (112, 112))
 
 
-def test_embedder_thresholds_are_uncalibrated_not_permissive() -> None:
+def test_embedder_thresholds_are_calibrated_or_fail_closed() -> None:
+    """Only the measured embedder has thresholds; the others stay nan (matching refuses to run).
+    Stricter uses never have looser thresholds than resident matching."""
     for entry in MANIFEST.models.values():
-        if entry.role == "embedder":
-            assert entry.thresholds is not None
-            assert not entry.thresholds.calibrated  # nan in the TOML: fail closed until filled
-        else:
+        if entry.role != "embedder":
             assert entry.thresholds is None
+            continue
+        thresholds = entry.thresholds
+        assert thresholds is not None
+        if entry.id != "faceapi_face_recognition":
+            assert not thresholds.calibrated  # nan in the TOML: fail closed until measured
+            continue
+        assert thresholds.calibrated
+        resident = thresholds.similarity_threshold
+        assert resident is not None and thresholds.watchlist_threshold is not None
+        assert thresholds.small_gallery_threshold is not None
+        assert thresholds.watchlist_threshold >= resident
+        assert thresholds.small_gallery_threshold >= resident
 
 
 def test_converted_embedder_names_its_npm_source() -> None:
