@@ -1,8 +1,8 @@
 """Connecting the staff page to a running AccessService: its status, its camera, its store.
 
 `deps_for_service` builds ProvisioningDeps from a started service, so `menwei run` needs one
-call. The live view shows the camera's newest frame; boxes and names appear when the vision
-loop exposes its latest results as `last_results` (a (frame seq, results) pair), see the report.
+call. The live view shows the last frame the vision loop decided on, with its detection boxes
+and decided identities (`VisionLoop.last_results`); the broker check is the station link's.
 """
 
 from __future__ import annotations
@@ -65,7 +65,13 @@ def service_status(service: AccessService) -> GatewayStatus:
         models_ok = False
         detail += f", {counts.refused_other_model} from another model (re-enrol)"
     checks.append(HealthCheck("models", models_ok and service.alive(), detail))
-    checks.append(HealthCheck("broker", False, "station link not wired to this page yet"))
+    station = service.station
+    if station is None:
+        checks.append(HealthCheck("broker", True, "station link disabled ([station] enabled)"))
+    else:
+        connected = station.connected
+        detail = "connected" if connected else (station.last_error or "connecting")
+        checks.append(HealthCheck("broker", connected, detail))
     return GatewayStatus(door_state, tuple(checks))
 
 
@@ -76,20 +82,18 @@ def _label(result: FaceResult) -> str:
 
 
 def service_frame(service: AccessService) -> LiveFrame | None:
-    camera = service.camera
-    if camera is None:
-        return None
-    captured = camera.latest(0, timeout=0)
-    if captured is None:
-        return None
-    faces: tuple[FaceBox, ...] = ()
-    last = getattr(service.vision_loop, "last_results", None)
-    if last is not None and last[0] == captured.seq:
+    """The last frame the vision loop decided on, with its faces; else the camera's newest."""
+    last = service.vision_loop.last_results if service.vision_loop is not None else None
+    if last is not None:
+        _seq, image, results = last
         faces = tuple(
             FaceBox(r.analysis.detection.box, _label(r), r.decision.verdict is Verdict.GRANT)
-            for r in last[1]
+            for r in results
         )
-    return LiveFrame(captured.image, faces)
+        return LiveFrame(image, faces)
+    camera = service.camera
+    captured = camera.latest(0, timeout=0) if camera is not None else None
+    return None if captured is None else LiveFrame(captured.image, ())
 
 
 def reload_residents(service: AccessService) -> int:

@@ -85,6 +85,7 @@ class VisionLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_seq = 0
+        self.last_results: tuple[int, BGRImage, list[FaceResult]] | None = None
         self.heartbeat = time.monotonic()
         # Camera health events arrive on the capture's thread with its lock held: they are
         # queued there and turned into alerts here.
@@ -113,7 +114,9 @@ class VisionLoop:
                 continue
             self._last_seq = captured.seq
             try:
-                self.process(captured.image)
+                results = self.process(captured.image)
+                # What the staff page's live view draws: the frame with its own faces.
+                self.last_results = (captured.seq, captured.image, results)
             except Exception:  # a bad frame must not kill the loop: count, log, go on
                 LOG.exception("frame %d could not be processed", captured.seq)
 

@@ -305,3 +305,52 @@ def test_a_second_person_on_one_grant_raises_a_tailgating_alert(
     running = run_service(config)
     assert running.wait_for(lambda: any(d.granted for d in running.decisions))
     assert running.wait_for(lambda: "tailgating" in {a.kind for a in _alerts(running)}, timeout=20)
+
+
+def test_watch_list_face_and_forced_door_raise_alerts(
+    tmp_path: Path,
+    faces_dir: Path,
+    models_mirror: Path,
+    e2e_pipeline: FacePipeline,
+    run_service: RunService,
+) -> None:
+    """A face the station put on the watch list alerts (it is not a resident: no grant), and the
+    door contact opening without a grant or exit press is a forced door."""
+    from gateway.store.watchlist import upsert_watchlist_entry
+    from gateway.vision.image_io import read_image
+
+    camera = copy_frames(faces_dir, LIVE, "lestari15__real_*.jpg", tmp_path / "cam", skip=1)
+    config = make_config(tmp_path, models_mirror, camera)
+    enrol(
+        config,
+        e2e_pipeline,
+        sorted((faces_dir / "antispoof/nuaa_raw/live").glob("0005_*.jpg"))[0],
+        external_id="resident",
+    )
+    [face] = e2e_pipeline.analyse(
+        read_image(sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]),
+        max_faces=1,
+        check_liveness=False,
+    )
+    store = open_store(config.store)
+    with store.sessions.writing() as session:
+        upsert_watchlist_entry(
+            session,
+            store.cipher,
+            external_id="wanted-1",
+            category="wanted",
+            model_id=e2e_pipeline.model_id,
+            vector=face.embedding,
+            version=1,
+            at=datetime.now(UTC),
+        )
+    store.close()
+    running = run_service(config)
+    assert running.service.gallery_counts is not None
+    assert running.service.gallery_counts.watchlist == 1
+    assert running.wait_for(lambda: "watchlist_hit" in {a.kind for a in _alerts(running)})
+    assert not any(d.granted for d in running.decisions)
+    running.io.set_input(InputName.DOOR_CONTACT, True)  # nobody was let in
+    assert running.wait_for(
+        lambda: "door_forced_open" in {a.kind for a in _alerts(running)}, timeout=10
+    )
