@@ -50,7 +50,10 @@ def register(subparsers: Any) -> None:
         help="video file, image folder, rtsp URL or camera index",
     )
     parser.add_argument(
-        "--seconds", type=float, default=0.0, help="stop after this long (0: when the video ends)"
+        "--seconds", type=float, default=0.0, help="stop after this long (0: run until Ctrl-C)"
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="play the video once and stop (default: loop)"
     )
     parser.set_defaults(func=run_demo)
 
@@ -82,6 +85,12 @@ def demo_config(args: argparse.Namespace) -> GatewayConfig:
     config.camera.source = video
     config.camera.kind = "folder" if Path(video).is_dir() else "auto"
     config.camera.paced = True
+    config.camera.loop = not args.once
+    config.provisioning.bind = "127.0.0.1"
+    if args.config is None:
+        config.provisioning.tls_cert = DEMO_DIR / "tls" / "cert.pem"
+        config.provisioning.tls_key = DEMO_DIR / "tls" / "key.pem"
+        config.provisioning.photo_dir = DEMO_DIR / "photos"
     return config
 
 
@@ -175,21 +184,32 @@ def run_demo(args: argparse.Namespace) -> int:
     ensure_models(config)
     enrol_folder(config, args.enrol)
     from gateway.runtime.service import AccessService
+    from provisioning.gateway_link import serve_beside
 
     service = AccessService(config, on_decision=_print_decision)
     started = time.monotonic()
-    try:
-        with service:
-            camera = service.camera
-            assert camera is not None
+    with service:
+        page = serve_beside(service, config.provisioning, args.config)
+        if page is not None:
+            print(
+                f"staff page: https://127.0.0.1:{page.port}/ (self-signed certificate; the "
+                "one-time setup token is in the log above)"
+            )
+        print("running: Ctrl-C to stop" if not args.once else "playing the video once")
+        camera = service.camera
+        assert camera is not None
+        try:
             while not args.seconds or time.monotonic() - started < args.seconds:
                 if str(camera.status().capture.state) in ("ended", "failed"):
                     time.sleep(1.0)  # let the last frames be decided
                     break
                 time.sleep(0.2)
+        except KeyboardInterrupt:
+            print("\ninterrupted")
+        finally:
+            if page is not None:
+                page.stop()
             _summary(service)
-    except KeyboardInterrupt:
-        print("interrupted")
     return 0
 
 
