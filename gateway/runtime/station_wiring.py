@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from firmware_bridge.door import DoorState
 from gateway.access.alerts import encode_snapshot
+from gateway.ops.telemetry import collect_telemetry
 from gateway.station.commands import OpenOutcome, RemoteOpen, StationCallbacks
 from gateway.station.config_access import ModelConfigAccess
 from gateway.station.link import StationLink
@@ -72,7 +73,9 @@ def start_station_link(service: AccessService) -> StationLink | None:
     config = service.config
     if not config.station.enabled or service.store is None or service.pipeline is None:
         return None
+    sources = service.telemetry_sources()  # one set: the fps provider keeps state
     callbacks = StationCallbacks(
+        telemetry=lambda: collect_telemetry(sources)["values"],
         on_remote_open=lambda request: _remote_open(service, request),
         status=lambda: _status(service),
         take_snapshot=lambda: _snapshot(service),

@@ -78,6 +78,7 @@ class StationCallbacks:
     config: ConfigAccess | None = None
     on_watchlist_changed: Callable[[], None] | None = None
     on_people_changed: Callable[[], None] | None = None
+    telemetry: Callable[[], Mapping[str, float | None]] | None = None  # runtime figures
 
 
 def _refused(error: str, message: str) -> CommandResult:

@@ -343,8 +343,9 @@ class StationLink:
                 continue
             try:
                 self._publish_status()
+                runtime = self.callbacks.telemetry() if self.callbacks.telemetry else None
                 telemetry = telemetry_payload(
-                    self.topics, self.drain, self.store, self.gateway_id, self.now()
+                    self.topics, self.drain, self.store, self.gateway_id, self.now(), runtime
                 )
                 self.drain.publish_control(self.topics.telemetry, telemetry, qos=0)
             except Exception:

@@ -10,6 +10,7 @@ Telemetry (QoS 0): counters and the pending outbox depth.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -53,13 +54,20 @@ def status_payload(
 
 
 def telemetry_payload(
-    topics: Topics, drain: OutboxDrain, store: Store, gateway_id: str, at: datetime
+    topics: Topics,
+    drain: OutboxDrain,
+    store: Store,
+    gateway_id: str,
+    at: datetime,
+    runtime: Mapping[str, float | None] | None = None,
 ) -> bytes:
     with store.sessions.reading() as session:
         pending = count_pending(session, gateway_id)
     counters = drain.counters
+    extra: dict[str, Any] = {} if runtime is None else {"runtime": dict(runtime)}
     return _dumps(
         {
+            **extra,
             "v": 1,
             "site": topics.site,
             "gateway": topics.gateway,

@@ -67,3 +67,40 @@ def test_signed_open_releases_the_door_and_an_expired_one_does_not(
         lambda: any(d.method is Method.REMOTE and d.granted for d in running.decisions), timeout=30
     )
     assert running.wait_for(lambda: running.io.relay_energised, timeout=5)
+
+
+def test_telemetry_carries_the_runtime_figures(
+    tmp_path: Path,
+    models_mirror: Path,
+    broker: MosquittoBroker,
+    station: StationClient,
+    run_service: RunService,
+) -> None:
+    from tests.station.conftest import collect, validate_received
+
+    camera = tmp_path / "cam"
+    camera.mkdir()
+    cv2.imwrite(str(camera / "empty.png"), np.full((240, 320, 3), 100, np.uint8))
+    link = gateway_config(broker, tmp_path / "link", Ed25519PrivateKey.generate())
+    config = make_config(
+        tmp_path,
+        models_mirror,
+        camera,
+        station=link.model_dump(mode="json"),
+        site={"id": SITE, "gateway_id": GATEWAY},
+    )
+    run_service(config)
+    got = collect(
+        station, lambda messages: any(m.topic.endswith("/telemetry") for m in messages), timeout=30
+    )
+    telemetry = next(m for m in got if m.topic.endswith("/telemetry"))
+    payload = validate_received(telemetry)
+    runtime = payload["runtime"]
+    assert {
+        "fps",
+        "decision_latency_p95_ms",
+        "dropped_frames",
+        "outbox_depth",
+        "disk_free_bytes",
+    } <= set(runtime)
+    assert runtime["disk_free_bytes"] > 0
