@@ -6,13 +6,10 @@ import stat
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from pydantic import Field
 from sqlalchemy import select
 
 from gateway.config.model import GatewayConfig
-from gateway.station.config import StationConfig
 from gateway.store.schema_events import AuditEntry
-from provisioning.config import ProvisioningConfig
 from provisioning.i18n import MESSAGES
 from provisioning.settings_form import apply_settings, setting_fields
 from provisioning.tls import ensure_certificate
@@ -127,16 +124,8 @@ def test_language_follows_the_browser_and_can_be_switched(harness: PageHarness) 
     assert 'name="next" value="/"' in login.text
 
 
-class ConfigWithStation(GatewayConfig):
-    """GatewayConfig as it will be once the lead adds the [station] table."""
-
-    station: StationConfig = Field(default_factory=StationConfig)
-
-
-def test_station_settings_appear_with_the_station_table_and_are_validated() -> None:
-    plain = GatewayConfig()
-    assert not [f for f in setting_fields(plain, None) if f.path.startswith("station.")]
-    config = ConfigWithStation()
+def test_station_settings_appear_and_are_validated() -> None:
+    config = GatewayConfig()
     paths = [f.path for f in setting_fields(config, None)]
     assert "station.host" in paths and "station.port" in paths
     changed_config, changed, errors = apply_settings(
@@ -144,7 +133,7 @@ def test_station_settings_appear_with_the_station_table_and_are_validated() -> N
         {"station.host": "broker.lan", "station.port": "8884", "vision.liveness.enabled": "on"},
     )
     assert errors == [] and changed == ["station.host", "station.port"]
-    assert isinstance(changed_config, ConfigWithStation)
+    assert isinstance(changed_config, GatewayConfig)
     assert changed_config.station.host == "broker.lan" and changed_config.station.port == 8884
     refused, _changed, errors = apply_settings(
         config, {"station.port": "70000", "vision.liveness.enabled": "on"}
@@ -152,16 +141,10 @@ def test_station_settings_appear_with_the_station_table_and_are_validated() -> N
     assert refused is None and any("station.port" in e for e in errors)
 
 
-class ConfigWithPage(GatewayConfig):
-    """GatewayConfig as it will be once the lead adds the [provisioning] table."""
-
-    provisioning: ProvisioningConfig = Field(default_factory=ProvisioningConfig)
-
-
 def test_the_page_own_settings_apply_at_once(harness: PageHarness, admin: TestClient) -> None:
     own = harness.deps.settings
-    harness.deps.gateway_config = ConfigWithPage(
-        **harness.deps.gateway_config.model_dump(), provisioning=own
+    harness.deps.gateway_config = harness.deps.gateway_config.model_copy(
+        update={"provisioning": own}
     )
     form = settings_form(admin, **{"provisioning.keep_photos": "on"})
     form["provisioning.lockout_failures"] = "3"
