@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gateway.access.policy import AccessDecision
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.modelhub import load_manifest
@@ -163,6 +165,37 @@ def enrol_folder(config: GatewayConfig, folder: Path) -> int:
     return enrolled
 
 
+def packaged_sample(config: GatewayConfig, workdir: Path) -> tuple[Path, Path]:
+    """Without ../shared: people and a generated clip from insightface's bundled group photo.
+
+    Each usable face of the photo becomes a person (a crop around it for enrolment); the clip is
+    the photo drifting a few pixels per frame, so every face forms a track at the door.
+    """
+    import cv2
+    import insightface
+
+    from gateway.vision.factory import load_pipeline
+    from gateway.vision.image_io import read_image
+
+    photo = read_image(Path(insightface.__file__).parent / "data" / "images" / "t1.jpg")
+    pipeline, _ = load_pipeline(config)
+    enrol_dir, clip_dir = workdir / "enrol", workdir / "clip"
+    clip_dir.mkdir(parents=True, exist_ok=True)
+    height, width = photo.shape[:2]
+    for number, face in enumerate(a for a in pipeline.analyse(photo) if a.usable):
+        x, y, w, h = (int(v) for v in face.detection.box)
+        left, top = max(0, x - w), max(0, y - h)
+        crop = photo[top : min(height, y + 2 * h), left : min(width, x + 2 * w)]
+        person = enrol_dir / f"guest-{number + 1}"
+        person.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(person / "photo.jpg"), crop)
+    for index in range(60):
+        shift = np.array([[1, 0, (index % 30) * 2 - 30], [0, 1, 0]], np.float32)
+        frame = cv2.warpAffine(photo, shift, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        cv2.imwrite(str(clip_dir / f"{index:03d}.jpg"), frame)
+    return enrol_dir, clip_dir
+
+
 def _print_decision(decision: AccessDecision) -> None:
     verdict = "GRANT" if decision.granted else "deny "
     score = f" score {decision.score:.3f}" if decision.score is not None else ""
@@ -178,11 +211,13 @@ def run_demo(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error)
         return 2
-    if not args.enrol.is_dir():
-        print(f"enrolment folder {args.enrol} not found (set MENWEI_SHARED or pass --enrol)")
-        return 2
     ensure_models(config)
-    enrol_folder(config, args.enrol)
+    enrol_dir = args.enrol
+    if not enrol_dir.is_dir():
+        print(f"{enrol_dir} not found (no ../shared): using insightface's bundled sample photo")
+        enrol_dir, clip = packaged_sample(config, DEMO_DIR / "sample")
+        config.camera.source, config.camera.kind = str(clip), "folder"
+    enrol_folder(config, enrol_dir)
     from gateway.runtime.service import AccessService
     from provisioning.gateway_link import serve_beside
 
