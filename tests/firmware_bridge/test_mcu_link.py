@@ -94,6 +94,9 @@ def test_corrupted_first_attempt_is_retransmitted(rig: McuRig) -> None:
         return [frame]
 
     rig.to_mcu = corrupt_first_release
+    # The retransmission keeps the first attempt's deadline (safety); give it room so a loaded
+    # machine's scheduling delay cannot expire it (the rig's 200 ms is for the lateness tests).
+    rig.config.mcu.command_ttl_ms = 2000
     rig.io.release(300)
     assert rig.relay() == 1
     assert rig.io.counters()["link.retransmit"] >= 1
