@@ -74,8 +74,15 @@ class DoorLoop:
     def door_released_or_open(self) -> bool:
         return self.door.state in (DoorState.UNLOCKED, DoorState.OPEN)
 
-    def request_grant(self, reason: str, grant_id: str | None) -> None:
-        self._requests.put(GrantRequest(reason, self.clock_ns() + GRANT_TTL_NS, grant_id))
+    def request_grant(
+        self, reason: str, grant_id: str | None, not_after_ns: int | None = None
+    ) -> None:
+        """Queue a release for the door thread. It expires GRANT_TTL_NS from now, or earlier at
+        `not_after_ns` (e.g. a remote command's own expiry): the controller drops a late one."""
+        expires = self.clock_ns() + GRANT_TTL_NS
+        if not_after_ns is not None:
+            expires = min(expires, not_after_ns)
+        self._requests.put(GrantRequest(reason, expires, grant_id))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="door-loop", daemon=True)

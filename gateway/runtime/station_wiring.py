@@ -34,8 +34,11 @@ def _remote_open(service: AccessService, request: RemoteOpen) -> OpenOutcome:
         return OpenOutcome(False, "not_ready")
     decision = policy.remote(request.command_id, request.requested_by, request.expires_at)
     service.notify_decision(decision)
-    if decision.granted and service.now() < request.expires_at:
-        door.request_grant(f"remote:{request.requested_by}", decision.event_id)
+    remaining_s = (request.expires_at - service.now()).total_seconds()
+    if decision.granted and remaining_s > 0:
+        # The command's own expiry bounds the release too, not only the door's grant lifetime.
+        not_after = door.clock_ns() + int(remaining_s * 1e9)
+        door.request_grant(f"remote:{request.requested_by}", decision.event_id, not_after)
         return OpenOutcome(True, decision.reason, decision.event_id)
     return OpenOutcome(False, decision.reason, decision.event_id)
 

@@ -32,6 +32,7 @@ from gateway.vision.image_io import BGRImage
 from gateway.vision.recogniser import FaceResult, Recogniser
 
 LOG = logging.getLogger(__name__)
+MAX_REMEMBERED_TRACKS = 1024  # first-good-frame times kept for the grant latency figure
 
 
 class FrameFeed(Protocol):
@@ -42,7 +43,9 @@ class DoorGate(Protocol):
     @property
     def door_released_or_open(self) -> bool: ...
 
-    def request_grant(self, reason: str, grant_id: str | None) -> None: ...
+    def request_grant(
+        self, reason: str, grant_id: str | None, not_after_ns: int | None = None
+    ) -> None: ...
 
 
 @dataclass
@@ -155,7 +158,10 @@ class VisionLoop:
         analysis = result.analysis
         track = result.track_id
         if analysis.usable:
-            self.stats.first_gate_pass_at.setdefault(track, now)
+            first_seen = self.stats.first_gate_pass_at
+            first_seen.setdefault(track, now)
+            if len(first_seen) > MAX_REMEMBERED_TRACKS:  # bounded: oldest tracks first
+                del first_seen[next(iter(first_seen))]
             if self.tailgate.observe(track, self.door.door_released_or_open) is not None:
                 self.alerts.raise_("tailgating", Severity.WARNING, {"track": track}, snapshot=frame)
         verdict = result.decision.verdict
@@ -165,7 +171,7 @@ class VisionLoop:
                 self.door.request_grant(f"face:{decision.person_id}", decision.event_id)
                 self.tailgate.on_grant(track)
                 self.loiter.forget_track(track)
-                started = self.stats.first_gate_pass_at.get(track, now)
+                started = self.stats.first_gate_pass_at.pop(track, now)
                 self.stats.grant_latency_ms.append((time.monotonic() - started) * 1000.0)
             self._report(decision)
         elif verdict is Verdict.SPOOF_SUSPECTED and self._once(track, "spoof"):
