@@ -32,6 +32,21 @@ LIVE = "antispoof/frames_from_videos/live"
 SCREEN = "antispoof/frames_from_videos/spoof"
 
 
+def resident_frames(faces_dir: Path) -> list[Path]:
+    """The live video frames of the resident most tests enrol (the first one is enrolled)."""
+    return sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))
+
+
+def empty_camera(folder: Path) -> Path:
+    """A folder camera holding one plain grey frame (no face)."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / "empty.png"), np.full((240, 320, 3), 100, np.uint8))
+    return folder
+
+
 def make_config(tmp_path: Path, models_dir: Path, camera_dir: Path, **extra: Any) -> GatewayConfig:
     key = tmp_path / "template.key"
     if not key.exists():

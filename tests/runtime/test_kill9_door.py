@@ -28,7 +28,7 @@ from gateway.store.schema_events import AccessEvent
 from gateway.store.store import open_store
 from gateway.vision.pipeline import FacePipeline
 from tests.firmware_bridge.fake_machine import FakeBoard, FakeTime, PtyUart
-from tests.runtime.conftest import LIVE, enrol, make_config
+from tests.runtime.conftest import empty_camera, enrol, make_config, resident_frames
 
 pytestmark = pytest.mark.slow
 
@@ -108,12 +108,8 @@ def _wait(predicate: Any, timeout: float) -> bool:
 def test_kill9_mid_release_never_leaves_the_relay_on_and_loses_no_grant(
     tmp_path: Path, faces_dir: Path, models_mirror: Path, e2e_pipeline: FacePipeline
 ) -> None:
-    import cv2
-    import numpy as np
 
-    camera = tmp_path / "cam"
-    camera.mkdir()
-    cv2.imwrite(str(camera / "empty.png"), np.full((240, 320, 3), 100, np.uint8))
+    camera = empty_camera(tmp_path / "cam")
     port = tmp_path / "ttyMCU"
     door = {
         "backend": "mcu",
@@ -126,7 +122,7 @@ def test_kill9_mid_release_never_leaves_the_relay_on_and_loses_no_grant(
     config = make_config(
         tmp_path, models_mirror, camera, door=door, provisioning={"enabled": False}
     )
-    photo = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]
+    photo = resident_frames(faces_dir)[0]
     enrol(config, e2e_pipeline, photo, external_id="card-holder", card=(12, 3456))
     config_file = tmp_path / "menwei.toml"
     config_file.write_text(_toml(config.model_dump(mode="json", exclude_defaults=True)))

@@ -6,13 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
-import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.station.station_client import StationClient
 from gateway.store.base import Method
-from tests.runtime.conftest import Running, make_config
+from tests.runtime.conftest import Running, empty_camera, make_config
 from tests.station.broker import GATEWAY, SITE, MosquittoBroker
 from tests.station.conftest import gateway_config
 
@@ -26,9 +24,7 @@ def test_signed_open_releases_the_door_and_an_expired_one_does_not(
     station: StationClient,
     run_service: RunService,
 ) -> None:
-    camera = tmp_path / "cam"
-    camera.mkdir()
-    cv2.imwrite(str(camera / "empty.png"), np.full((240, 320, 3), 100, np.uint8))
+    camera = empty_camera(tmp_path / "cam")
     key = Ed25519PrivateKey.generate()
     link = gateway_config(broker, tmp_path / "link", key).model_dump(mode="json")
     config = make_config(
@@ -78,9 +74,7 @@ def test_telemetry_carries_the_runtime_figures(
 ) -> None:
     from tests.station.conftest import collect, validate_received
 
-    camera = tmp_path / "cam"
-    camera.mkdir()
-    cv2.imwrite(str(camera / "empty.png"), np.full((240, 320, 3), 100, np.uint8))
+    camera = empty_camera(tmp_path / "cam")
     link = gateway_config(broker, tmp_path / "link", Ed25519PrivateKey.generate())
     config = make_config(
         tmp_path,

@@ -16,7 +16,15 @@ from gateway.store.schema_events import AccessEvent, Alert, OutboxMessage
 from gateway.store.store import open_store
 from gateway.store.visitor_codes import issue_visitor_code
 from gateway.vision.pipeline import FacePipeline
-from tests.runtime.conftest import LIVE, SCREEN, Running, copy_frames, enrol, make_config
+from tests.runtime.conftest import (
+    LIVE,
+    SCREEN,
+    Running,
+    copy_frames,
+    enrol,
+    make_config,
+    resident_frames,
+)
 
 RunService = Callable[..., Running]
 
@@ -44,7 +52,7 @@ def test_resident_granted_by_face_and_event_in_outbox(
 ) -> None:
     camera = copy_frames(faces_dir, LIVE, "lestari15__real_*.jpg", tmp_path / "cam", skip=1)
     config = make_config(tmp_path, models_mirror, camera)
-    enrolment = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]
+    enrolment = resident_frames(faces_dir)[0]
     person_id = enrol(config, e2e_pipeline, enrolment, external_id="lestari")
     running = run_service(config)
     assert running.wait_for(lambda: any(d.granted for d in running.decisions))
@@ -75,7 +83,7 @@ def test_screen_replay_of_a_resident_is_refused_and_alerted(
 ) -> None:
     camera = copy_frames(faces_dir, SCREEN, "lestari15__*.jpg", tmp_path / "cam")
     config = make_config(tmp_path, models_mirror, camera)
-    enrolment = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]
+    enrolment = resident_frames(faces_dir)[0]
     enrol(config, e2e_pipeline, enrolment, external_id="lestari")
     running = run_service(config)
     assert running.wait_for(running.camera_done)
@@ -95,7 +103,7 @@ def test_stranger_is_never_granted(
 ) -> None:
     camera = copy_frames(faces_dir, "antispoof/nuaa_raw/live", "0001_*.jpg", tmp_path / "cam")
     config = make_config(tmp_path, models_mirror, camera)
-    enrolment = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]
+    enrolment = resident_frames(faces_dir)[0]
     enrol(config, e2e_pipeline, enrolment, external_id="lestari")
     running = run_service(config)
     assert running.wait_for(running.camera_done)
@@ -117,7 +125,7 @@ def test_card_code_brute_force_and_expired_tenant(
     empty.mkdir()
     copy_frames(faces_dir, "antispoof/nuaa_raw/live", "0002_*.jpg", empty)
     config = make_config(tmp_path, models_mirror, empty)
-    photo = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]
+    photo = resident_frames(faces_dir)[0]
     enrol(config, e2e_pipeline, photo, external_id="owner", card=(12, 3456))
     enrol(
         config,
@@ -221,7 +229,7 @@ def test_restart_recovers_events_and_gallery(
 ) -> None:
     camera = copy_frames(faces_dir, LIVE, "lestari15__real_*.jpg", tmp_path / "cam", skip=1)
     config = make_config(tmp_path, models_mirror, camera)
-    enrolment = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]
+    enrolment = resident_frames(faces_dir)[0]
     enrol(config, e2e_pipeline, enrolment, external_id="lestari")
     first = run_service(config)
     assert first.wait_for(lambda: any(d.granted for d in first.decisions))
@@ -268,7 +276,7 @@ def test_unknown_face_coming_back_raises_a_loiterer_alert(
         camera={"folder_fps": 6.0},
         access={"loiter": {"min_visits": 3}},
     )
-    enrolment = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]
+    enrolment = resident_frames(faces_dir)[0]
     enrol(config, e2e_pipeline, enrolment, external_id="lestari")
     running = run_service(config)
     assert running.wait_for(running.camera_done)
@@ -288,14 +296,14 @@ def test_a_second_person_on_one_grant_raises_a_tailgating_alert(
 
     camera = tmp_path / "cam"
     camera.mkdir()
-    resident = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))
+    resident = resident_frames(faces_dir)
     stranger = cv2.imread(
         str(sorted((faces_dir / "antispoof/nuaa_raw/live").glob("0004_*.jpg"))[0])
     )
     for index, path in enumerate(resident[1:]):
         left = cv2.imread(str(path))
         right = cv2.resize(
-            stranger, (left.shape[1] * stranger.shape[0] // stranger.shape[0], left.shape[0])
+            stranger, (stranger.shape[1] * left.shape[0] // stranger.shape[0], left.shape[0])
         )
         cv2.imwrite(str(camera / f"{index:03d}.jpg"), np.hstack([left, right]))
     config = make_config(
@@ -328,7 +336,7 @@ def test_watch_list_face_and_forced_door_raise_alerts(
         external_id="resident",
     )
     [face] = e2e_pipeline.analyse(
-        read_image(sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]),
+        read_image(resident_frames(faces_dir)[0]),
         max_faces=1,
         check_liveness=False,
     )

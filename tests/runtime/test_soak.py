@@ -17,7 +17,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.vision.pipeline import FacePipeline
-from tests.runtime.conftest import LIVE, Running, copy_frames, enrol, make_config
+from tests.runtime.conftest import (
+    LIVE,
+    Running,
+    copy_frames,
+    enrol,
+    make_config,
+    resident_frames,
+)
 from tests.station.broker import GATEWAY, SITE, MosquittoBroker
 from tests.station.conftest import gateway_config
 
@@ -58,7 +65,7 @@ def test_soak_memory_fds_and_latency_stay_bounded(
         station=link.model_dump(mode="json"),
         site={"id": SITE, "gateway_id": GATEWAY},
     )
-    photo = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))[0]
+    photo = resident_frames(faces_dir)[0]
     enrol(config, e2e_pipeline, photo, external_id="lestari")
     running = run_service(config)
     loop = running.service.vision_loop
