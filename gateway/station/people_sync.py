@@ -4,8 +4,8 @@ Work is done in chunks of CHUNK people (a few set-based queries per chunk instea
 person) so 10,000 people apply in seconds; the transaction still spans the whole delta, so a crash
 or a refusal part-way leaves the previous set. The store's two template rules are enforced for
 every template: an active face consent (existing, or given in the delta) and a card or PIN. The
-templates are sealed exactly as `store_face_template` seals them (same cipher, same associated
-data). People removed by a delta are deactivated, not erased (erasure is its own procedure).
+templates are sealed by the store's own `seal_face_template`, the same code `store_face_template`
+uses. People removed by a delta are deactivated, not erased (erasure is its own procedure).
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ from gateway.station.sync import (
     refuse_other_models,
 )
 from gateway.store.base import Role
-from gateway.store.credentials import FACE_SCOPE, has_alternative_credential
-from gateway.store.crypto import template_aad
+from gateway.store.credentials import (
+    FACE_SCOPE,
+    has_alternative_credential,
+    seal_face_template,
+)
 from gateway.store.schema_credentials import Card, FaceTemplate
 from gateway.store.schema_people import Consent, Person
 from gateway.store.store import Store
@@ -194,18 +197,9 @@ def _apply_templates(
                 "credential_policy", f"{entry.external_id}: face is never the only credential"
             )
         for vector in entry.templates:
-            dimension = int(vector.shape[0])
-            aad = template_aad("face", str(person_id), running_model, dimension)
-            sealed = store.cipher.seal(vector, aad)
             session.add(
-                FaceTemplate(
-                    person_id=person_id,
-                    consent_id=consents[person_id],
-                    model_id=running_model,
-                    dimension=dimension,
-                    key_id=sealed.key_id,
-                    nonce=sealed.nonce,
-                    ciphertext=sealed.ciphertext,
+                seal_face_template(
+                    store.cipher, person_id, consents[person_id], vector, running_model
                 )
             )
     session.flush()

@@ -106,23 +106,31 @@ def store_face_template(
         raise CredentialPolicyError(f"person {person_id} is erased")
     consent = require_face_consent(session, person_id)
     require_alternative_credential(session, person_id)
+    template = seal_face_template(cipher, person_id, consent.id, vector, model_id)
+    session.add(template)
+    session.flush()
+    return template
+
+
+def seal_face_template(
+    cipher: TemplateCipher, person_id: int, consent_id: int, vector: npt.ArrayLike, model_id: str
+) -> FaceTemplate:
+    """The encrypted row for one template, bound to person and model (no policy checks: callers
+    check consent and the non-face credential first, one by one or in bulk)."""
     data = np.asarray(vector, dtype=np.float32).reshape(-1)
     dimension = int(data.shape[0])
     if dimension == 0:
         raise ValueError("empty template")
     sealed = cipher.seal(data, template_aad("face", str(person_id), model_id, dimension))
-    template = FaceTemplate(
+    return FaceTemplate(
         person_id=person_id,
-        consent_id=consent.id,
+        consent_id=consent_id,
         model_id=model_id,
         dimension=dimension,
         key_id=sealed.key_id,
         nonce=sealed.nonce,
         ciphertext=sealed.ciphertext,
     )
-    session.add(template)
-    session.flush()
-    return template
 
 
 def add_card(session: Session, person_id: int, facility: int, number: int) -> Card:
