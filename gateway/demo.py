@@ -12,7 +12,6 @@ clip and the enrolment photos that go with it.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import shutil
 import time
@@ -24,6 +23,7 @@ import numpy as np
 
 from gateway.access.policy import AccessDecision
 from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.eval.context import default_faces_dir
 from gateway.modelhub import load_manifest
 from gateway.modelhub.fetch import fetch_pack, mirror_folder
 
@@ -31,14 +31,9 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 DEMO_DIR = Path("var/demo")
 
 
-def _shared() -> Path:
-    default = Path(__file__).resolve().parents[2] / "shared"
-    return Path(os.environ.get("MENWEI_SHARED", default))
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("demo", help="run the gateway on a sample video, sim door")
-    faces = _shared() / "faces"
+    faces = default_faces_dir()
     parser.add_argument("--config", type=Path, help="TOML config (default: built-in defaults)")
     parser.add_argument(
         "--enrol",

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from gateway.config import parse_config
+from gateway.eval.context import default_faces_dir
 from gateway.vision.image_io import read_image
 
 TARGET_P95_MS = 300.0
@@ -42,10 +43,7 @@ def register(subparsers: Any) -> None:
 
 
 def _faces(args: argparse.Namespace) -> Path:
-    if args.faces is not None:
-        return Path(args.faces)
-    default = Path(__file__).resolve().parents[2].parent / "shared"
-    return Path(os.environ.get("MENWEI_SHARED", default)) / "faces"
+    return Path(args.faces) if args.faces is not None else default_faces_dir()
 
 
 def _camera_folder(frames: list[Path], passes: int, folder: Path) -> None:
