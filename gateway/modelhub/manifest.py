@@ -30,8 +30,8 @@ _INTEGRITY = re.compile(r"^sha512-[A-Za-z0-9+/]{86}==$")
 
 
 def default_manifest_path() -> Path:
-    """<repo>/models/manifest.toml, located relative to the installed `gateway` package."""
-    return Path(gateway.__file__).resolve().parents[1] / "models" / "manifest.toml"
+    """gateway/models/manifest.toml: package data, so an installed wheel carries it."""
+    return Path(gateway.__file__).resolve().parent / "models" / "manifest.toml"
 
 
 class ManifestError(ValueError):

@@ -15,8 +15,8 @@ from gateway.modelhub.manifest import default_manifest_path
 MANIFEST = load_manifest()
 
 
-def test_default_path_is_repo_models_folder() -> None:
-    expected = Path(gateway.__file__).resolve().parents[1] / "models" / "manifest.toml"
+def test_default_path_is_the_package_models_folder() -> None:
+    expected = Path(gateway.__file__).resolve().parent / "models" / "manifest.toml"
     assert default_manifest_path() == expected
     assert MANIFEST.path == expected
 
