@@ -30,8 +30,14 @@ def register(subparsers: Any) -> None:
         dest="mirror",
         type=Path,
         metavar="DIR",
-        help="local mirror folder (else [models] mirror, else $MENWEI_MODELS_MIRROR,"
-        " else the official sources)",
+        help="local mirror folder (else [models] mirror, else $MENWEI_MODELS_MIRROR; without"
+        " one: the copies bundled in the package, else the official sources)",
+    )
+    fetch.add_argument(
+        "--upstream",
+        action="store_true",
+        help="ignore mirrors and bundled copies: rebuild every model from its official source"
+        " (download, or download + convert), checked against the same pinned sha256",
     )
     fetch.add_argument(
         "--cache",
@@ -95,15 +101,18 @@ def _fetch(args: argparse.Namespace) -> int:
     except LicenceNotAccepted as error:
         print(f"menwei models fetch: {error}", file=sys.stderr)
         return EXIT_PROBLEM
-    mirror = mirror_folder(args.mirror, setup.config.mirror)
-    results = fetch_pack(pack, setup.config.dir, mirror, args.cache)
+    mirror = None if args.upstream else mirror_folder(args.mirror, setup.config.mirror)
+    results = fetch_pack(pack, setup.config.dir, mirror, args.cache, upstream=args.upstream)
     for result in results:
         stream = sys.stderr if result.action == "failed" else sys.stdout
         print(
             f"{result.action:9} {result.model_id:28} {result.path}  ({result.origin})", file=stream
         )
     failed = sum(result.action == "failed" for result in results)
-    where = f"from {mirror}" if mirror is not None else "from the official sources"
+    if args.upstream:
+        where = "from the official sources"
+    else:
+        where = f"from {mirror}" if mirror is not None else "from the package and official sources"
     print(f"pack {pack.name!r} {where}: {len(results) - failed} verified, {failed} failed")
     return EXIT_PROBLEM if failed else EXIT_OK
 

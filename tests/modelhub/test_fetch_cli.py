@@ -119,7 +119,7 @@ def test_research_fetch_needs_the_licence_in_the_config(
 
 def test_export_model_without_mirror_says_to_use_one(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match=r"no official ONNX download.*--from DIR"):
-        fetch_model(MANIFEST.model("minifasnet_v2"), tmp_path, mirror=None)
+        fetch_model(MANIFEST.model("dlib_face_recognition_float"), tmp_path, mirror=None)
     assert list(tmp_path.iterdir()) == []
 
 
