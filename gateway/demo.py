@@ -160,34 +160,64 @@ def enrol_folder(config: GatewayConfig, folder: Path) -> int:
     return enrolled
 
 
-def packaged_sample(config: GatewayConfig, workdir: Path) -> tuple[Path, Path]:
-    """Without ../shared: people and a generated clip from insightface's bundled group photo.
+# Sample photos that ship inside installed packages, as (package, path inside it, what it is):
+# scikit-image is a runtime dependency, so its public-domain NASA portrait is always there;
+# insightface (installed by the Makefile for its alignment utilities) adds a group photo.
+SAMPLE_PHOTOS = (
+    ("skimage", "data/astronaut.png", "astronaut Eileen Collins (NASA, public domain)"),
+    ("insightface", "data/images/t1.jpg", "insightface's group photo"),
+)
+SAMPLE_FRAMES = 60  # frames per photo in the generated clip (the photo drifts 2 px a frame)
 
-    Each usable face of the photo becomes a person (a crop around it for enrolment); the clip is
-    the photo drifting a few pixels per frame, so every face forms a track at the door.
+
+def sample_photos() -> list[tuple[str, Path]]:
+    """(description, path) of the bundled sample photos of the packages installed here."""
+    import importlib.util
+
+    found = []
+    for package, relative, description in SAMPLE_PHOTOS:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            continue
+        path = Path(spec.origin).parent / relative
+        if path.is_file():
+            found.append((description, path))
+    return found
+
+
+def packaged_sample(config: GatewayConfig, workdir: Path) -> tuple[Path, Path]:
+    """Without ../shared: people and a generated clip from the installed packages' sample photos.
+
+    Each usable face of each photo becomes a person (a crop around it for enrolment); the clip is
+    each photo drifting a few pixels per frame, so every face forms a track at the door.
     """
     import cv2
-    import insightface
 
     from gateway.vision.factory import load_pipeline
     from gateway.vision.image_io import read_image
 
-    photo = read_image(Path(insightface.__file__).parent / "data" / "images" / "t1.jpg")
     pipeline, _ = load_pipeline(config)
     enrol_dir, clip_dir = workdir / "enrol", workdir / "clip"
     clip_dir.mkdir(parents=True, exist_ok=True)
-    height, width = photo.shape[:2]
-    for number, face in enumerate(a for a in pipeline.analyse(photo) if a.usable):
-        x, y, w, h = (int(v) for v in face.detection.box)
-        left, top = max(0, x - w), max(0, y - h)
-        crop = photo[top : min(height, y + 2 * h), left : min(width, x + 2 * w)]
-        person = enrol_dir / f"guest-{number + 1}"
-        person.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(person / "photo.jpg"), crop)
-    for index in range(60):
-        shift = np.array([[1, 0, (index % 30) * 2 - 30], [0, 1, 0]], np.float32)
-        frame = cv2.warpAffine(photo, shift, (width, height), borderMode=cv2.BORDER_REPLICATE)
-        cv2.imwrite(str(clip_dir / f"{index:03d}.jpg"), frame)
+    people = 0
+    for photo_number, (description, path) in enumerate(sample_photos()):
+        photo = read_image(path)
+        height, width = photo.shape[:2]
+        print(f"sample photo: {path} ({description})")
+        for face in (a for a in pipeline.analyse(photo) if a.usable):
+            x, y, w, h = (int(v) for v in face.detection.box)
+            left, top = max(0, x - w), max(0, y - h)
+            crop = photo[top : min(height, y + 2 * h), left : min(width, x + 2 * w)]
+            people += 1
+            person = enrol_dir / f"guest-{people}"
+            person.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(person / "photo.jpg"), crop)
+        for index in range(SAMPLE_FRAMES):
+            shift = np.array([[1, 0, (index % 30) * 2 - 30], [0, 1, 0]], np.float32)
+            frame = cv2.warpAffine(photo, shift, (width, height), borderMode=cv2.BORDER_REPLICATE)
+            cv2.imwrite(str(clip_dir / f"{photo_number:02d}-{index:03d}.jpg"), frame)
+    if not people:
+        raise SystemExit("no usable face in the installed sample photos: pass --enrol and --video")
     return enrol_dir, clip_dir
 
 
@@ -209,7 +239,7 @@ def run_demo(args: argparse.Namespace) -> int:
     ensure_models(config)
     enrol_dir = args.enrol
     if not enrol_dir.is_dir():
-        print(f"{enrol_dir} not found (no ../shared): using insightface's bundled sample photo")
+        print(f"{enrol_dir} not found (no ../shared): using the installed sample photos")
         enrol_dir, clip = packaged_sample(config, DEMO_DIR / "sample")
         config.camera.source, config.camera.kind = str(clip), "folder"
     enrol_folder(config, enrol_dir)
