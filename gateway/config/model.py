@@ -79,18 +79,21 @@ class SiteConfig(Section):
 class ModelsConfig(Section):
     """Which model pack to run and where its files live."""
 
-    pack: str = Field("default", min_length=1, description="Pack name from models/manifest.toml.")
+    pack: str = Field(
+        "default", min_length=1, description="Pack name from gateway/models/manifest.toml."
+    )
     dir: Path = Field(
         Path("var/models"), description="Folder holding the pack's verified model files."
     )
     mirror: Path | None = Field(
         None,
-        description="Local mirror folder to fetch from instead of "
-        "the official URLs (MENWEI_MODELS_MIRROR also sets it).",
+        description="Local mirror folder to fetch from instead of the bundled copies "
+        "and the official URLs (MENWEI_MODELS_MIRROR also sets it).",
     )
     manifest: Path | None = Field(
         None,
-        description="Manifest path; default: the one shipped with menwei (models/manifest.toml).",
+        description="Manifest path; default: the one shipped in the package "
+        "(gateway/models/manifest.toml).",
     )
     accept_licence: list[str] = Field(
         default_factory=list,

@@ -33,7 +33,7 @@ HEADER = """# Configuration reference
 menwei reads one TOML file (`menwei run --config /etc/menwei/menwei.toml`); every key is optional
 and unknown keys are refused. Any key can be overridden from the environment with
 `MENWEI__<TABLE>__<KEY>=<TOML value>`, e.g. `MENWEI__LOGGING__LEVEL=DEBUG`. A commented
-starting point is `systemd/menwei.example.toml`; `menwei config check --config FILE` validates a
+starting point is `systemd/menwei.example.toml`; `menwei config check FILE` validates a
 file and `menwei config show` prints the effective values.
 """
 
