@@ -144,7 +144,7 @@ def test_upstream_fetch_rebuilds_the_bundled_files_from_the_official_downloads(
 
 
 @pytest.mark.shared
-def test_a_truncated_or_incomplete_official_download_is_refused_and_nothing_written(
+def test_a_truncated_mispinned_or_incomplete_official_download_is_refused_unwritten(
     official_server: tuple[str, Path], tmp_path: Path, models_mirror: Path
 ) -> None:
     base, www = official_server
@@ -155,6 +155,12 @@ def test_a_truncated_or_incomplete_official_download_is_refused_and_nothing_writ
     truncated = dataclasses.replace(entry, url=f"{base}/truncated.pth")
     with pytest.raises(UpstreamError, match=r"not the pinned .* refused before conversion"):
         fetch_model(truncated, dest, mirror=None, upstream=True)
+    # the genuine checkpoint, but a build whose hash is not the pinned one: refused after conversion
+    (www / "official.pth").write_bytes(official)
+    wrong_pin = dataclasses.replace(entry, url=f"{base}/official.pth", sha256="0" * 64)
+    with pytest.raises(UpstreamError, match=r"built MiniFASNetV2\.onnx with sha256 .* refused"):
+        fetch_model(wrong_pin, dest, mirror=None, upstream=True)
+    assert not (dest / entry.file).exists() and _parts(dest) == []
     # a checkpoint missing one tensor, even if someone re-pinned its hash, is refused by the
     # converter itself
     tensors = read_state_dict(official)
