@@ -28,10 +28,11 @@ from typing import BinaryIO
 
 import requests
 
-from gateway.modelhub import faceapi_convert, npm_source, upstream
+from gateway.modelhub import faceapi_convert, npm_source
 from gateway.modelhub.integrity import ModelFileError, ModelIntegrityError, verify_file
 from gateway.modelhub.manifest import ModelEntry, Pack, bundled_models_dir
 from gateway.modelhub.torch_checkpoint import CheckpointError
+from gateway.modelhub.upstream import UpstreamError, build_from_checkpoint
 
 LOG = logging.getLogger(__name__)
 MIRROR_ENV = "MENWEI_MODELS_MIRROR"
@@ -54,7 +55,7 @@ FETCH_ERRORS = (
     ModelFileError,
     npm_source.SourceIntegrityError,
     faceapi_convert.WeightsFormatError,
-    upstream.UpstreamError,
+    UpstreamError,
     CheckpointError,
     OSError,
     requests.RequestException,
@@ -148,7 +149,7 @@ def _from_upstream(entry: ModelEntry, dest: Path, cache_dir: Path | None) -> str
     if kind == "official" or (kind == "bundled" and entry.source.converter is None):
         return _from_official(entry, dest)
     if kind == "bundled":
-        onnx_bytes = upstream.build_from_checkpoint(entry)
+        onnx_bytes = build_from_checkpoint(entry)
         with _staged(dest, entry, (entry.sha256,), entry.url) as handle:
             handle.write(onnx_bytes)
         return f"{entry.url} via {entry.source.converter}"
