@@ -20,11 +20,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_grants_a_resident_on_the_sample_clip(tmp_path: Path, shared: Path) -> None:
+    port = _free_port()  # not a fixed one: other checkouts run this test on the same machine
     env = {
         **os.environ,
         "MENWEI_SHARED": str(shared),
         "MENWEI_MODELS_MIRROR": str(shared / "models"),
-        "MENWEI__PROVISIONING__PORT": "18443",
+        "MENWEI__PROVISIONING__PORT": str(port),
     }
     done = subprocess.run(
         [sys.executable, "-m", "gateway.cli.main", "demo", "--once", "--seconds", "120"],
@@ -38,7 +39,7 @@ def test_demo_grants_a_resident_on_the_sample_clip(tmp_path: Path, shared: Path)
     assert done.returncode == 0, output[-3000:]
     assert "enrolled lin_manuel_miranda" in output
     assert "GRANT face" in output
-    assert "staff page: https://127.0.0.1:18443/" in output
+    assert f"staff page: https://127.0.0.1:{port}/" in output
     assert "frames analysed" in output
     assert (tmp_path / "var/demo/menwei.db").exists()
 
