@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import shutil
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +52,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--once", action="store_true", help="play the video once and stop (default: loop)"
+    )
+    parser.add_argument(
+        "--until-grant",
+        action="store_true",
+        help="stop after the first face grant (bound it with --seconds)",
     )
     parser.set_defaults(func=run_demo)
 
@@ -246,7 +252,14 @@ def run_demo(args: argparse.Namespace) -> int:
     from gateway.runtime.service import AccessService
     from provisioning.gateway_link import serve_beside
 
-    service = AccessService(config, on_decision=_print_decision)
+    face_granted = threading.Event()
+
+    def on_decision(decision: AccessDecision) -> None:
+        _print_decision(decision)
+        if decision.granted and decision.method == "face":
+            face_granted.set()
+
+    service = AccessService(config, on_decision=on_decision)
     started = time.monotonic()
     with service:
         page = serve_beside(service, config.provisioning, args.config)
@@ -260,6 +273,9 @@ def run_demo(args: argparse.Namespace) -> int:
         assert camera is not None
         try:
             while not args.seconds or time.monotonic() - started < args.seconds:
+                if args.until_grant and face_granted.is_set():
+                    time.sleep(0.5)  # let the grant's alerts and events print
+                    break
                 if str(camera.status().capture.state) in ("ended", "failed"):
                     time.sleep(1.0)  # let the last frames be decided
                     break
