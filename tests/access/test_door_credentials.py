@@ -246,3 +246,15 @@ def test_pin_then_face_for_a_two_factor_person(store: Store, world: World) -> No
         face = rig.policy.face(str(person_id), 0.97)
         assert (face.granted, face.reason, face.person_id) == (True, "two_factor_ok", person_id)
         assert rig.policy.face(str(person_id), 0.97).reason == "second_factor_required"
+
+
+def test_face_then_card_for_a_two_factor_person(store: Store, world: World) -> None:
+    person_id = _resident(store, world, "r-face-card", pin=False)
+    _two_factor(store, person_id)
+    with door_rig(store, world.door_id) as rig:
+        assert rig.policy.face(str(person_id), 0.97).reason == "second_factor_required"
+        rig.swipe(*REAL_CARD)
+        last = rig.decisions[-1]
+        assert (last.method, last.granted, last.reason) == (Method.CARD, True, "two_factor_ok")
+        assert rig.release_count() == 1
+        rig.wait_out_release()
