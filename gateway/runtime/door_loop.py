@@ -230,7 +230,10 @@ class DoorLoop:
             decision = self.policy.resident_pin(outcome.resident_number, outcome.pin)
         else:
             return
-        locked = self.keypad.record_result(not wrong_guess(decision))
+        # A store error judged nothing: it neither counts as a guess nor resets the count.
+        locked = None
+        if decision.reason != "store_error":
+            locked = self.keypad.record_result(not wrong_guess(decision))
         self._decided(decision)
         if locked is not None:
             kind = "pin_brute_force" if decision.method is Method.PIN else "code_brute_force"

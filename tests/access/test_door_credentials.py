@@ -258,3 +258,37 @@ def test_face_then_card_for_a_two_factor_person(store: Store, world: World) -> N
         assert (last.method, last.granted, last.reason) == (Method.CARD, True, "two_factor_ok")
         assert rig.release_count() == 1
         rig.wait_out_release()
+
+
+def test_a_store_error_neither_counts_as_a_guess_nor_resets_the_count(tmp_path: Path) -> None:
+    """A PIN attempt the store could not judge (another writer holds the database) is not a
+    wrong guess, and must not wipe the wrong guesses before it either."""
+    import sqlite3
+
+    from gateway.store.config import StoreConfig
+    from gateway.store.crypto import generate_key_file
+
+    key = tmp_path / "template.key"
+    generate_key_file(key)
+    path = tmp_path / "locked.db"
+    config = StoreConfig(
+        url=f"sqlite:///{path}", key_file=key, backup_dir=tmp_path / "b", busy_timeout_ms=100
+    )
+    store = open_store(config)
+    try:
+        world = build_world(store)
+        person_id = _resident(store, world, "r-busy", card=False)
+        with door_rig(store, world.door_id) as rig:
+            for guess in range(4):
+                rig.type(f"#{person_id}#00000{guess}#")
+            writer = sqlite3.connect(path, timeout=0.1)
+            writer.execute("BEGIN IMMEDIATE")  # someone else holds the write lock
+            rig.type(f"#{person_id}#000009#")
+            writer.rollback()
+            writer.close()
+            assert rig.decisions[-1].reason == "store_error"
+            assert rig.alerts() == []
+            rig.type(f"#{person_id}#000008#")  # the fifth wrong guess in a row
+            assert rig.alerts() == ["pin_brute_force"]
+    finally:
+        store.close()
