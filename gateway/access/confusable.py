@@ -76,11 +76,19 @@ def find_pairs(rows: Sequence[GalleryRow], threshold: float) -> list[ConfusableP
     owners = np.asarray([index[rows[i].person_id] for i in order], np.int64)
     matrix = _unit_rows([rows[i].vector for i in order])
     starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    bounds = [*starts.tolist(), len(order)]  # person i owns rows bounds[i]:bounds[i + 1]
     best = np.full((len(people), len(people)), -np.inf, np.float32)
-    for begin in range(0, len(order), CHUNK_ROWS):
-        block = matrix[begin : begin + CHUNK_ROWS] @ matrix.T  # (chunk, all templates)
-        per_person = np.maximum.reduceat(block, starts, axis=1)  # (chunk, people)
-        np.maximum.at(best, owners[begin : begin + CHUNK_ROWS], per_person)
+    first = 0
+    while first < len(people):  # blocks of whole people, about CHUNK_ROWS templates each
+        last = first + 1
+        while last < len(people) and bounds[last + 1] - bounds[first] <= CHUNK_ROWS:
+            last += 1
+        low, high = bounds[first], bounds[last]
+        block = matrix[low:high] @ matrix.T  # (block templates, all templates)
+        per_person = np.maximum.reduceat(block, starts, axis=1)  # (block templates, people)
+        local = np.asarray(bounds[first:last]) - low
+        best[first:last] = np.maximum.reduceat(per_person, local, axis=0)
+        first = last
     np.fill_diagonal(best, -np.inf)
     found = []
     for first, second in zip(*np.nonzero(np.triu(best >= threshold, k=1)), strict=True):
