@@ -14,6 +14,7 @@ the person), read in a short read transaction and verified outside any write loc
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -38,15 +39,13 @@ LOG = logging.getLogger(__name__)
 Now = Callable[[], datetime]
 MAX_PERSON_ID = 2**31 - 1
 DEFAULT_SECOND_FACTOR_WINDOW_S = 20.0
-_DUMMY_PIN_HASH: list[str] = []
 
 
+@functools.cache
 def _dummy_pin_hash() -> str:
     """A hash to verify against when the resident number is unknown, so an unknown number
     costs the same argon2 run as a wrong PIN (the keypad's timing tells nothing)."""
-    if not _DUMMY_PIN_HASH:
-        _DUMMY_PIN_HASH.append(hash_pin("00000000"))
-    return _DUMMY_PIN_HASH[0]
+    return hash_pin("00000000")
 
 
 @dataclass(frozen=True)
@@ -90,6 +89,7 @@ class AccessPolicy:
             DEFAULT_SECOND_FACTOR_WINDOW_S, time.monotonic
         )
         self.counters: dict[str, int] = {}
+        _dummy_pin_hash()  # made once per process, before the first keypad entry
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
