@@ -35,6 +35,15 @@ class PersonOut(BaseModel):
     cards: int
     has_pin: bool
     face_templates: int
+    good_face_templates: int = Field(
+        description="Templates made by the running model (the ones the door searches); "
+        "fewer than 3 for a face-enrolled person is a warning"
+    )
+    too_few_templates: bool
+    two_factor: bool = Field(
+        description="The door asks for a second credential (face + PIN/card, card + PIN)"
+    )
+    two_factor_source: str | None = Field(description='"staff" or "confusable"')
     version: str
 
 
@@ -105,14 +114,9 @@ def person_out(row: PersonRow) -> PersonOut:
         cards=row.cards,
         has_pin=row.has_pin,
         face_templates=row.templates,
+        good_face_templates=row.good_templates,
+        too_few_templates=row.too_few_templates,
+        two_factor=p.two_factor,
+        two_factor_source=p.two_factor_source,
         version=row.version,
     )
-
-
-class CardIn(BaseModel):
-    facility: int = Field(ge=0, le=65535)
-    number: int = Field(ge=0, le=2**31 - 1)
-
-
-class PinIn(BaseModel):
-    pin: str = Field(pattern=r"^[0-9]{4,12}$")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from gateway.config.model import GatewayConfig
 from gateway.store.store import Store
+from gateway.vision.decision import DecisionRule
 from gateway.vision.factory import PipelineModels
 from gateway.vision.image_io import BGRImage
 from gateway.vision.pipeline import FacePipeline
@@ -91,6 +92,9 @@ class ProvisioningDeps:
     pipeline: FacePipeline | None = None
     models: PipelineModels | None = None
     similarity_threshold: float = 0.5
+    # The door's decision rule (threshold, small-gallery threshold, margin): enrolment's
+    # confusable check uses it; None builds it from `models` / `similarity_threshold`.
+    decision_rule: DecisionRule | None = None
     door_id: int | None = None
     status_provider: StatusProvider = _no_status
     frame_provider: FrameProvider = _no_frame

@@ -1,5 +1,7 @@
 """Checking enrolment photos before anything is saved: decode, one face only, quality gate,
-liveness, embedding, and the duplicate search against everyone else's templates.
+liveness, embedding, and the confusable search against everyone else's templates with the door's
+own rule (effective resident threshold minus its margin, gateway.access.confusable): a hit is
+shown as a warning naming the other person, and saving sets both people to two factors.
 
 Each photo gets translated messages and the measured figures (face size, pose, sharpness,
 brightness, liveness) so staff can see why a photo is refused and take a better one.
@@ -7,16 +9,18 @@ brightness, liveness) so staff can see why a photo is refused and take a better 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.gallery import Gallery
+from gateway.access.confusable import confusable_threshold, scores_by_person
 from gateway.store.crypto import TemplateCipher
-from gateway.store.gallery_load import load_gallery_rows
+from gateway.store.gallery_load import GalleryRow, load_gallery_rows
 from gateway.store.schema_people import Person
+from gateway.vision.decision import DecisionRule
 from gateway.vision.errors import ImageDecodeError
 from gateway.vision.image_io import decode_image
 from gateway.vision.pipeline import FacePipeline
@@ -24,32 +28,38 @@ from provisioning.enrol_session import PhotoResult
 from provisioning.i18n import Translator
 
 
-def others_gallery(
-    session: Session, cipher: TemplateCipher, pipeline: FacePipeline, person_id: int, at: datetime
-) -> tuple[Gallery, dict[str, str]]:
-    """Templates of every valid person except `person_id`, and a label for each identity."""
-    gallery = Gallery(pipeline.model_id, pipeline.embedder.dimension)
+@dataclass(frozen=True)
+class Others:
+    """Everyone else the door would recognise now, and the confusable threshold for them."""
+
+    rows: list[GalleryRow]
+    labels: dict[int, str]
+    threshold: float
+
+
+def load_others(
+    session: Session,
+    cipher: TemplateCipher,
+    pipeline: FacePipeline,
+    person_id: int,
+    at: datetime,
+    rule: DecisionRule,
+) -> Others:
+    """Templates of every valid person except `person_id`, a label for each, and the score at
+    which the new face is confusable with them (the gallery will hold them plus this person)."""
     load = load_gallery_rows(session, cipher, pipeline.model_id, pipeline.embedder.dimension, at)
-    ids = {row.person_id for row in load.rows if row.person_id != person_id}
-    for row in load.rows:
-        if row.person_id in ids:
-            gallery.add(str(row.person_id), row.vector, row.model_id)
-    labels: dict[str, str] = {}
+    rows = [row for row in load.rows if row.person_id != person_id]
+    ids = {row.person_id for row in rows}
+    labels: dict[int, str] = {}
     if ids:
         for person in session.scalars(select(Person).where(Person.id.in_(ids))):
             name = f" ({person.display_name})" if person.display_name else ""
-            labels[str(person.id)] = f"{person.external_id}{name}"
-    return gallery, labels
+            labels[person.id] = f"{person.external_id}{name}"
+    return Others(rows, labels, confusable_threshold(rule, len(ids) + 1))
 
 
 def analyse_photo(
-    pipeline: FacePipeline,
-    name: str,
-    data: bytes,
-    gallery: Gallery,
-    labels: dict[str, str],
-    duplicate_threshold: float,
-    t: Translator,
+    pipeline: FacePipeline, name: str, data: bytes, others: Others, t: Translator
 ) -> PhotoResult:
     """One photo's verdict; `usable` only with exactly one face that passes every check."""
     try:
@@ -84,8 +94,10 @@ def analyse_photo(
     result = PhotoResult(name, 1, usable, messages, measures)
     if usable and face.embedding is not None:
         result.embedding = np.asarray(face.embedding, np.float32)
-        match = gallery.search(result.embedding)
-        if match is not None and match.score >= duplicate_threshold:
-            result.duplicate_of = labels.get(match.identity, match.identity)
-            result.duplicate_score = match.score
+        scores = scores_by_person(others.rows, result.embedding)
+        result.confusable = {p: s for p, s in scores.items() if s >= others.threshold}
+        if result.confusable:
+            closest = max(result.confusable, key=lambda person: result.confusable[person])
+            result.duplicate_of = others.labels.get(closest, str(closest))
+            result.duplicate_score = result.confusable[closest]
     return result

@@ -1,14 +1,17 @@
 """The enrolment steps the page and the API share: checks before analysis, analysing the photos,
-and saving consent plus templates in one transaction (photos kept only when enabled)."""
+and saving consent plus templates in one transaction (photos kept only when enabled). A face
+confusable with another resident's sets both people to two factors in that same transaction,
+audited (gateway.access.confusable)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from gateway.gallery import Gallery
+from gateway.access.confusable import ConfusablePair, mark_confusable
 from gateway.store.credentials import (
     has_alternative_credential,
     record_consent,
@@ -16,12 +19,16 @@ from gateway.store.credentials import (
 )
 from gateway.store.people import get_person
 from gateway.store.schema_people import Person
+from gateway.vision.decision import DecisionRule
+from gateway.vision.factory import effective_thresholds
 from gateway.vision.pipeline import FacePipeline
+from gateway.vision.recogniser import rule_from_config
 from provisioning.auth import Principal
-from provisioning.enrol_analysis import analyse_photo, others_gallery
+from provisioning.deps import ProvisioningDeps
+from provisioning.enrol_analysis import Others, analyse_photo, load_others
 from provisioning.enrol_session import PhotoResult
 from provisioning.i18n import Translator
-from provisioning.web import AppContext, audit
+from provisioning.web import AppContext, audit, client_address
 
 
 class EnrolRefused(Exception):
@@ -33,9 +40,27 @@ class EnrolRefused(Exception):
         self.status = status
 
 
-def prepare(
-    context: AppContext, person_id: int
-) -> tuple[FacePipeline, Person, Gallery, dict[str, str]]:
+@dataclass(frozen=True)
+class EnrolSaved:
+    """What a save stored: templates, and the people set to two factors by it."""
+
+    templates: int
+    confusable_with: list[int] = field(default_factory=list)
+    two_factor_set: list[int] = field(default_factory=list)
+
+
+def door_rule(deps: ProvisioningDeps) -> DecisionRule:
+    """The door's decision rule: the running service's, else built like the service builds it."""
+    if deps.decision_rule is not None:
+        return deps.decision_rule
+    vision = deps.gateway_config.vision
+    if deps.models is not None:
+        resident, _watch = effective_thresholds(deps.models, vision)
+        return rule_from_config(vision, resident, deps.models.small_gallery_threshold)
+    return rule_from_config(vision, deps.similarity_threshold)
+
+
+def prepare(context: AppContext, person_id: int) -> tuple[FacePipeline, Person, Others]:
     """The pipeline, the person and everyone else's templates; refuses early when it cannot work.
 
     Raises NotFound for an unknown person.
@@ -49,25 +74,24 @@ def prepare(
             raise EnrolRefused("not_found", 404)
         if not has_alternative_credential(session, person_id):
             raise EnrolRefused("needs_other_credential")
-        gallery, labels = others_gallery(
-            session, deps.store.cipher, deps.pipeline, person_id, deps.clock()
+        others = load_others(
+            session, deps.store.cipher, deps.pipeline, person_id, deps.clock(), door_rule(deps)
         )
-    return deps.pipeline, person, gallery, labels
+    return deps.pipeline, person, others
 
 
 def analyse_all(
     context: AppContext,
     pipeline: FacePipeline,
     photos: list[tuple[str, bytes]],
-    gallery: Gallery,
-    labels: dict[str, str],
+    others: Others,
     t: Translator,
 ) -> list[PhotoResult]:
     deps = context.deps
     if not photos:
         raise EnrolRefused("no_usable_photo")
     results = [
-        analyse_photo(pipeline, name, data, gallery, labels, deps.similarity_threshold, t)
+        analyse_photo(pipeline, name, data, others, t)
         for name, data in photos[: deps.settings.max_photos_per_enrolment]
     ]
     if deps.settings.keep_photos:
@@ -83,8 +107,9 @@ def save_enrolment(
     person_id: int,
     photos: list[PhotoResult],
     consent_at: datetime,
-) -> int:
-    """Consent first, then one template per usable photo, one transaction; returns how many.
+) -> EnrolSaved:
+    """Consent first, then one template per usable photo, then two factors for both people of
+    every confusable pair, one transaction.
 
     Raises CredentialPolicyError (no card/PIN, erased) or NotFound from the store.
     """
@@ -102,8 +127,29 @@ def save_enrolment(
         )
         saved = _store_templates(context, session, person_id, usable, deps.pipeline.model_id)
         audit(session, request, user, "enrol_face", f"person:{person_id} templates:{saved}")
+        pairs = _confusable_pairs(person_id, usable)
+        changed = mark_confusable(
+            session,
+            pairs,
+            actor=user.username,
+            at=deps.clock(),
+            model_id=deps.pipeline.model_id,
+            source_address=client_address(request),
+        )
     deps.people_changed()
-    return saved
+    others = sorted({p.first if p.second == person_id else p.second for p in pairs})
+    return EnrolSaved(saved, others, changed)
+
+
+def _confusable_pairs(person_id: int, photos: list[PhotoResult]) -> list[ConfusablePair]:
+    best: dict[int, float] = {}
+    for photo in photos:
+        for other, score in photo.confusable.items():
+            best[other] = max(score, best.get(other, -2.0))
+    return [
+        ConfusablePair(min(person_id, other), max(person_id, other), score)
+        for other, score in sorted(best.items())
+    ]
 
 
 def _store_templates(

@@ -30,6 +30,9 @@ class PhotoResult:
     embedding: npt.NDArray[np.float32] | None = None
     duplicate_of: str | None = None
     duplicate_score: float | None = None
+    # Other residents this face is confusable with (person id -> best score): saving sets both
+    # to two factors.
+    confusable: dict[int, float] = field(default_factory=dict)
     photo: bytes | None = None
 
 
@@ -44,6 +47,10 @@ class Candidate:
     @property
     def has_duplicate(self) -> bool:
         return any(p.duplicate_of for p in self.photos if p.usable)
+
+    @property
+    def good_photos(self) -> int:
+        return sum(1 for p in self.photos if p.usable)
 
 
 class PendingEnrolments:

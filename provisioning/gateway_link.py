@@ -107,7 +107,7 @@ def deps_for_service(
 ) -> ProvisioningDeps:
     """Deps over a started service; without a config file the settings page cannot save.
 
-    The duplicate check at enrolment uses the service's resident threshold.
+    The confusable check at enrolment uses the service's own decision rule.
     """
     if service.store is None:
         raise RuntimeError("start the AccessService before mounting the staff page")
@@ -119,6 +119,7 @@ def deps_for_service(
         similarity_threshold=(
             service.recogniser.rule.similarity_threshold if service.recogniser else 1.0
         ),
+        decision_rule=service.recogniser.rule if service.recogniser else None,
         door_id=service.door_id,
         status_provider=lambda: service_status(service),
         frame_provider=lambda: service_frame(service),

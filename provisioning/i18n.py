@@ -141,8 +141,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "usable": ("Usable", "可用"),
     "duplicate_warning": (
-        "This face looks like {other} (similarity {score}). Saving needs confirmation.",
-        "该人脸与 {other} 相似（相似度 {score}），保存前需确认。",
+        "This face is confusable with {other} (similarity {score}): the door could take one "
+        "for the other. Saving needs confirmation and sets BOTH people to two factors "
+        "(face + PIN/card).",
+        "该人脸与 {other} 相似（相似度 {score}），门禁可能混淆两人。保存前需确认，保存后两人均需"
+        "双重验证（人脸+密码/门卡）。",
     ),
     "confirm_duplicate": (
         "I checked: this is a different person / save anyway.",
@@ -172,6 +175,50 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "last_credential": (
         "This is the last card/PIN of a person with face templates: add another first.",
         "这是已录入人脸人员的最后一个门卡/密码，请先添加其他凭证。",
+    ),
+    "card_format": ("Wiegand format", "韦根格式"),
+    "card_format_bits": ("{bits}-bit", "{bits} 位"),
+    "card_format_invalid": (
+        "The card does not fit this Wiegand format: {detail}",
+        "卡号与所选韦根格式不符：{detail}",
+    ),
+    "keypad_pin_hint": (
+        "At the door keypad: # {number} # PIN #",
+        "门口键盘输入：# {number} # 密码 #",
+    ),
+    "two_factor": ("Two factors", "双重验证"),
+    "two_factor_on": (
+        "The door asks for a second credential of this person: face + PIN or card, or card + "
+        "PIN, within {seconds} s.",
+        "开门需此人的第二凭证：人脸+密码或门卡，或门卡+密码，须在 {seconds} 秒内完成。",
+    ),
+    "two_factor_off": ("One credential opens the door.", "单一凭证即可开门。"),
+    "two_factor_source_confusable": (
+        "Set automatically: this face is confusable with another resident's.",
+        "系统自动设置：此人脸与其他住户的人脸易混淆。",
+    ),
+    "two_factor_source_staff": ("Set by staff.", "由工作人员设置。"),
+    "require_two_factor": ("Require two factors", "启用双重验证"),
+    "drop_two_factor": ("One credential is enough", "取消双重验证"),
+    "two_factor_needs_two": (
+        "Two factors need two kinds of credential (face, card, PIN): add one, or this person "
+        "cannot get in.",
+        "双重验证需要两种凭证（人脸、门卡、密码），请补充，否则此人无法进门。",
+    ),
+    "good_templates": ("Good face templates", "有效人脸模板"),
+    "too_few_templates": (
+        "Only {n} good face templates: enrol at least {min} (photos, or a short capture from "
+        "the door camera) so the door recognises this person reliably.",
+        "有效人脸模板仅 {n} 个：请至少录入 {min} 个（照片或门口摄像头抓拍），以便可靠识别。",
+    ),
+    "enrol_summary": (
+        "{n} of {total} usable: at least {min} good templates per person are recommended.",
+        "可用 {n}/{total}：建议每人至少 {min} 个有效模板。",
+    ),
+    "templates_saved_two_factor": (
+        "Face templates saved. This face is confusable with another resident's: both now need "
+        "a second credential (face + PIN/card).",
+        "人脸模板已保存。此人脸与其他住户易混淆：两人现均需第二凭证（人脸+密码/门卡）。",
     ),
     "remove": ("Remove", "移除"),
     "withdraw_consent": (

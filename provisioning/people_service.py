@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.store.base import Role
+from gateway.store.credentials import active_face_consent
 from gateway.store.people import add_person, get_person
 from gateway.store.places import add_building, add_unit, door_site
 from gateway.store.schema_credentials import Card, FaceTemplate, Pin
@@ -73,6 +74,9 @@ def local_text(value: datetime | None, timezone: str) -> str:
     return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
 
 
+MIN_GOOD_TEMPLATES = 3  # per face-enrolled resident: fewer and the door misses them more often
+
+
 @dataclass(frozen=True)
 class PersonRow:
     person: Person
@@ -81,10 +85,24 @@ class PersonRow:
     cards: int
     has_pin: bool
     templates: int
+    good_templates: int = 0  # templates of the running model (what the door searches)
+    has_face_consent: bool = False
 
     @property
     def version(self) -> str:
         return self.person.updated_at.isoformat()
+
+    @property
+    def too_few_templates(self) -> bool:
+        """A face-enrolled person (consent or templates) with fewer than 3 usable templates."""
+        enrolled = self.has_face_consent or self.templates > 0
+        erased = self.person.erased_at is not None
+        return enrolled and not erased and self.good_templates < MIN_GOOD_TEMPLATES
+
+    @property
+    def credential_kinds(self) -> int:
+        """How many kinds of credential the person holds (face, card, PIN)."""
+        return int(self.good_templates > 0) + int(self.cards > 0) + int(self.has_pin)
 
 
 def resolve_unit(session: Session, door_id: int, data: PersonInput) -> int | None:
@@ -149,11 +167,23 @@ def update_person(
     return person
 
 
-def person_row(session: Session, person: Person) -> PersonRow:
+def person_row(session: Session, person: Person, model_id: str | None = None) -> PersonRow:
+    """The person with their credential counts; `model_id` (the running embedder) decides which
+    templates are good (None: all)."""
     unit = session.get(Unit, person.unit_id) if person.unit_id is not None else None
     building = session.get(Building, unit.building_id) if unit is not None else None
     cards = session.scalar(select(func.count()).where(Card.person_id == person.id)) or 0
     templates = session.scalar(select(func.count()).where(FaceTemplate.person_id == person.id)) or 0
+    good = templates
+    if model_id is not None:
+        good = (
+            session.scalar(
+                select(func.count()).where(
+                    FaceTemplate.person_id == person.id, FaceTemplate.model_id == model_id
+                )
+            )
+            or 0
+        )
     return PersonRow(
         person,
         unit,
@@ -161,14 +191,18 @@ def person_row(session: Session, person: Person) -> PersonRow:
         int(cards),
         session.get(Pin, person.id) is not None,
         int(templates),
+        int(good),
+        active_face_consent(session, person.id) is not None,
     )
 
 
-def list_people(session: Session, query: str = "", limit: int = 500) -> list[PersonRow]:
+def list_people(
+    session: Session, query: str = "", limit: int = 500, model_id: str | None = None
+) -> list[PersonRow]:
     statement = select(Person).order_by(Person.erased_at.is_not(None), Person.external_id)
     if query:
         like = f"%{query}%"
         statement = statement.where(
             or_(Person.external_id.ilike(like), Person.display_name.ilike(like))
         )
-    return [person_row(session, p) for p in session.scalars(statement.limit(limit))]
+    return [person_row(session, p, model_id) for p in session.scalars(statement.limit(limit))]

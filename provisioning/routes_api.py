@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.store.alerts_audit import acknowledge_alert
 from gateway.store.base import Method, Verdict
-from gateway.store.credentials import add_card, set_pin
+from gateway.store.credentials import CardFormatError
 from gateway.store.erasure import erase_and_purge
 from gateway.store.errors import NotFound
 from gateway.store.people import get_person
@@ -22,18 +22,24 @@ from gateway.store.schema_credentials import WatchlistEntry
 from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
 from provisioning.api_models import (
     AlertOut,
-    CardIn,
     CodeOut,
     CodeRequest,
     Credentials,
     EventOut,
     PersonOut,
     PersonUpdate,
-    PinIn,
     SessionOut,
     StatusOut,
     WatchOut,
     person_out,
+)
+from provisioning.credential_service import (
+    CardIn,
+    PinIn,
+    TwoFactorIn,
+    add_card_for,
+    set_pin_for,
+    set_two_factor_for,
 )
 from provisioning.events_query import EventFilter, find_alerts, find_events
 from provisioning.people_service import (
@@ -51,6 +57,7 @@ from provisioning.routes_dashboard import full_status
 from provisioning.web import (
     JSON_LOGIN_KEY,
     Access,
+    AppContext,
     Context,
     CurrentUser,
     RowId,
@@ -60,6 +67,13 @@ from provisioning.web import (
 )
 
 router = APIRouter(prefix="/api")
+
+
+def _model(context: AppContext) -> str | None:
+    """The running embedder's model id: its templates are the person's good ones."""
+    return None if context.deps.pipeline is None else context.deps.pipeline.model_id
+
+
 PUBLIC, STAFF, ADMIN = access(Access.PUBLIC), access(Access.STAFF), access(Access.ADMIN)
 Search = Annotated[str, Query(max_length=100)]
 
@@ -95,7 +109,7 @@ def api_status(context: Context) -> StatusOut:
 @router.get("/v1/people", openapi_extra=STAFF, response_model=list[PersonOut])
 def api_people(context: Context, q: Search = "") -> list[PersonOut]:
     with context.deps.store.sessions.reading() as session:
-        return [person_out(row) for row in list_people(session, q)]
+        return [person_out(row) for row in list_people(session, q, model_id=_model(context))]
 
 
 @router.post("/v1/people", openapi_extra=STAFF, response_model=PersonOut, status_code=201)
@@ -116,7 +130,7 @@ def api_create_person(
 def api_person(context: Context, person_id: RowId) -> PersonOut:
     with context.deps.store.sessions.reading() as session:
         try:
-            return person_out(person_row(session, get_person(session, person_id)))
+            return person_out(person_row(session, get_person(session, person_id), _model(context)))
         except NotFound:
             raise HTTPException(404, "not_found") from None
 
@@ -172,16 +186,22 @@ def api_erase_person(
 def api_add_card(
     request: Request, context: Context, user: CurrentUser, person_id: RowId, body: CardIn
 ) -> PersonOut:
+    """Register a card in its Wiegand format; 404 for an unknown or erased person."""
     try:
         with context.deps.store.sessions.writing() as session:
-            person = get_person(session, person_id)
-            if person.erased_at is not None:
-                raise HTTPException(404, "not_found")
-            add_card(session, person_id, body.facility, body.number)
-            audit(session, request, user, "add_card", f"person:{person_id}")
-            return person_out(person_row(session, person))
+            card = add_card_for(session, person_id, body)
+            audit(
+                session,
+                request,
+                user,
+                "add_card",
+                f"person:{person_id} card:{card.id} format:{card.format_bits}",
+            )
+            return person_out(person_row(session, get_person(session, person_id), _model(context)))
     except NotFound:
         raise HTTPException(404, "not_found") from None
+    except CardFormatError as error:
+        raise HTTPException(422, f"card_format_invalid: {error}") from None
     except IntegrityError:
         raise HTTPException(409, "duplicate_card") from None
 
@@ -190,15 +210,29 @@ def api_add_card(
 def api_set_pin(
     request: Request, context: Context, user: CurrentUser, person_id: RowId, body: PinIn
 ) -> Response:
+    """Set the PIN typed at the keypad as `# <person id> # <PIN> #`."""
     try:
         with context.deps.store.sessions.writing() as session:
-            if get_person(session, person_id).erased_at is not None:
-                raise HTTPException(404, "not_found")
-            set_pin(session, person_id, body.pin)
+            set_pin_for(session, person_id, body)
             audit(session, request, user, "set_pin", f"person:{person_id}")
     except NotFound:
         raise HTTPException(404, "not_found") from None
     return Response(status_code=204)
+
+
+@router.put("/v1/people/{person_id}/two-factor", openapi_extra=STAFF, response_model=PersonOut)
+def api_set_two_factor(
+    request: Request, context: Context, user: CurrentUser, person_id: RowId, body: TwoFactorIn
+) -> PersonOut:
+    """Require (or stop requiring) a second credential: face + PIN/card, card + PIN."""
+    try:
+        with context.deps.store.sessions.writing() as session:
+            if set_two_factor_for(session, person_id, body):
+                action = "set_two_factor" if body.required else "clear_two_factor"
+                audit(session, request, user, action, f"person:{person_id} source:staff")
+            return person_out(person_row(session, get_person(session, person_id), _model(context)))
+    except NotFound:
+        raise HTTPException(404, "not_found") from None
 
 
 @router.get("/v1/events", openapi_extra=STAFF, response_model=list[EventOut])

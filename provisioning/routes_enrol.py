@@ -1,14 +1,16 @@
 """Face enrolment routes: the page's two steps and the API's one-call form.
 
-Page, step 1 (`/enrol`): with the consent box ticked, uploaded photos (or one frame from the door
-camera) are analysed; nothing is written, only an in-memory candidate is kept. Step 2
-(`/enrol/save`): the consent record, then the templates, in one transaction (see enrol_flow).
-API (`POST /api/v1/people/{id}/face-templates`): the same checks and save in one request; a
-duplicate warning refuses with 409 unless `confirm_duplicate` is set.
+Page, step 1 (`/enrol`): with the consent box ticked, uploaded photos (or a short capture of
+several frames from the door camera) are analysed; nothing is written, only an in-memory candidate
+is kept. Step 2 (`/enrol/save`): the consent record, then the templates, in one transaction (see
+enrol_flow). API (`POST /api/v1/people/{id}/face-templates`): the same checks and save in one
+request. A face confusable with another resident's is a warning that must be confirmed (409 on
+the API unless `confirm_duplicate`); saving then sets both people to two factors.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Annotated
@@ -21,6 +23,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from gateway.store.errors import CredentialPolicyError, NotFound
 from provisioning.enrol_flow import EnrolRefused, analyse_all, prepare, save_enrolment
 from provisioning.enrol_session import Candidate, PhotoResult
+from provisioning.people_service import MIN_GOOD_TEMPLATES
 from provisioning.routes_people import person_page
 from provisioning.web import (
     Access,
@@ -35,20 +38,42 @@ from provisioning.web import (
 
 router = APIRouter()
 STAFF = access(Access.STAFF)
+CAPTURE_FRAMES = 5  # a short capture from the door camera: at least 3 good templates
+CAPTURE_INTERVAL_S = 0.4
+CAPTURE_MAX_REPEATS = 3  # the same (or no) frame this many times in a row: the camera stalled
 
 
 def _refuse(request: Request, context: AppContext, person_id: int, key: str) -> Response:
     return person_page(request, context, person_id, {"errors": [translator(request)(key)]}, 400)
 
 
+async def capture_frames(context: AppContext, count: int) -> list[tuple[str, bytes]]:
+    """A short capture from the door camera: up to `count` different frames, about
+    CAPTURE_INTERVAL_S apart (the person moves a little between them: varied templates). A
+    camera that keeps returning the same frame ends the capture early."""
+    frames: list[tuple[str, bytes]] = []
+    last = None
+    repeats = 0
+    while len(frames) < count and repeats < CAPTURE_MAX_REPEATS:
+        if frames or repeats:
+            await asyncio.sleep(CAPTURE_INTERVAL_S)
+        frame = context.deps.frame_provider()
+        if frame is None or frame.image is last:
+            repeats += 1
+            continue
+        repeats = 0
+        last = frame.image
+        ok, encoded = cv2.imencode(".jpg", frame.image)
+        if ok:
+            frames.append((f"camera-{len(frames) + 1}.jpg", encoded.tobytes()))
+    return frames
+
+
 async def _collect_photos(request: Request, context: AppContext) -> list[tuple[str, bytes]] | None:
     form = await request.form()
     if form.get("source") == "camera":
-        frame = context.deps.frame_provider()
-        if frame is None:
-            return None
-        ok, encoded = cv2.imencode(".jpg", frame.image)
-        return [("camera.jpg", encoded.tobytes())] if ok else None
+        count = min(CAPTURE_FRAMES, context.deps.settings.max_photos_per_enrolment)
+        return await capture_frames(context, count) or None
     photos = []
     for item in form.getlist("photos"):
         if isinstance(item, StarletteUpload) and item.filename:
@@ -64,11 +89,13 @@ async def enrol_analyse(
     try:
         if context.deps.pipeline is not None and form.get("consent") != "on":
             raise EnrolRefused("consent_required")
-        pipeline, person, gallery, labels = prepare(context, person_id)
+        pipeline, person, others = prepare(context, person_id)
         photos = await _collect_photos(request, context)
         if photos is None:
             raise EnrolRefused("camera_unavailable")
-        results = analyse_all(context, pipeline, photos, gallery, labels, translator(request))
+        results = await asyncio.to_thread(
+            analyse_all, context, pipeline, photos, others, translator(request)
+        )
     except NotFound:
         raise HTTPException(404, "not_found") from None
     except EnrolRefused as refused:
@@ -77,7 +104,13 @@ async def enrol_analyse(
         return _refuse(request, context, person_id, refused.key)
     candidate = Candidate(user.account_id, person_id, time.time(), results)
     key = context.enrolments.put(candidate)
-    page = {"person": person, "results": results, "key": key, "candidate": candidate}
+    page = {
+        "person": person,
+        "results": results,
+        "key": key,
+        "candidate": candidate,
+        "min_templates": MIN_GOOD_TEMPLATES,
+    }
     return render(request, "enrol_review.html", page)
 
 
@@ -98,14 +131,15 @@ def enrol_save(
         return _refuse(request, context, person_id, "duplicate_unconfirmed")
     consent_at = datetime.fromtimestamp(candidate.consent_at, UTC)
     try:
-        save_enrolment(context, request, user, person_id, candidate.photos, consent_at)
+        saved = save_enrolment(context, request, user, person_id, candidate.photos, consent_at)
     except EnrolRefused as refused:
         return _refuse(request, context, person_id, refused.key)
     except CredentialPolicyError:
         return _refuse(request, context, person_id, "needs_other_credential")
     except NotFound:
         raise HTTPException(404, "not_found") from None
-    return RedirectResponse(f"/people/{person_id}?msg=templates_saved", status_code=303)
+    message = "templates_saved_two_factor" if saved.two_factor_set else "templates_saved"
+    return RedirectResponse(f"/people/{person_id}?msg={message}", status_code=303)
 
 
 def photo_report(result: PhotoResult) -> dict[str, object]:
@@ -117,6 +151,7 @@ def photo_report(result: PhotoResult) -> dict[str, object]:
         "measures": result.measures,
         "duplicate_of": result.duplicate_of,
         "duplicate_score": result.duplicate_score,
+        "confusable_with": sorted(result.confusable),
     }
 
 
@@ -136,13 +171,13 @@ async def api_enrol(
     if not consent or consent_text_version != context.deps.settings.consent_text_version:
         raise HTTPException(422, "consent_required")
     try:
-        pipeline, _person, gallery, labels = prepare(context, person_id)
+        pipeline, _person, others = prepare(context, person_id)
         files = [((p.filename or "photo")[:100], await p.read()) for p in photos]
-        results = analyse_all(context, pipeline, files, gallery, labels, t)
+        results = await asyncio.to_thread(analyse_all, context, pipeline, files, others, t)
         report = [photo_report(r) for r in results]
         if any(r.duplicate_of for r in results if r.usable) and not confirm_duplicate:
-            body = {"detail": "duplicate_unconfirmed", "photos": report}
-            return JSONResponse(body, status_code=409)
+            refusal = {"detail": "duplicate_unconfirmed", "photos": report}
+            return JSONResponse(refusal, status_code=409)
         if not any(r.usable for r in results):
             return JSONResponse({"detail": "no_usable_photo", "photos": report}, 422)
         saved = save_enrolment(context, request, user, person_id, results, datetime.now(UTC))
@@ -152,4 +187,10 @@ async def api_enrol(
         raise HTTPException(refused.status, refused.key) from None
     except CredentialPolicyError:
         raise HTTPException(400, "needs_other_credential") from None
-    return JSONResponse({"saved": saved, "photos": report}, status_code=201)
+    body = {
+        "saved": saved.templates,
+        "photos": report,
+        "confusable_with": saved.confusable_with,
+        "two_factor_set": saved.two_factor_set,
+    }
+    return JSONResponse(body, status_code=201)

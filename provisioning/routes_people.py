@@ -1,4 +1,6 @@
-"""People pages: list, create, edit (refusing stale forms), deactivate, cards, PIN, erasure."""
+"""People pages: list, create, edit (refusing stale forms), deactivate, erasure; the person page
+shows credentials, the two-factor setting and how many good face templates the person has
+(cards, PIN and two factors are changed in routes_credentials)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.store.credentials import add_card, set_pin
 from gateway.store.erasure import erase_and_purge
 from gateway.store.errors import NotFound
 from gateway.store.people import get_person
 from gateway.store.schema_credentials import Card
 from provisioning.people_service import (
+    MIN_GOOD_TEMPLATES,
     PersonInput,
     StaleEdit,
     create_person,
@@ -25,7 +27,17 @@ from provisioning.people_service import (
     person_row,
     update_person,
 )
-from provisioning.web import Access, Context, CurrentUser, RowId, access, audit, render, translator
+from provisioning.web import (
+    Access,
+    AppContext,
+    Context,
+    CurrentUser,
+    RowId,
+    access,
+    audit,
+    render,
+    translator,
+)
 
 router = APIRouter()
 STAFF = access(Access.STAFF)
@@ -40,6 +52,12 @@ PERSON_FIELDS = (
     "valid_from",
     "valid_until",
 )
+
+
+def running_model(context: AppContext) -> str | None:
+    """The running embedder's model id (whose templates count as good), if models are loaded."""
+    pipeline = context.deps.pipeline
+    return None if pipeline is None else pipeline.model_id
 
 
 def form_errors(error: ValidationError) -> list[str]:
@@ -59,8 +77,9 @@ async def person_form(request: Request) -> tuple[dict[str, Any], str]:
 @router.get("/people", openapi_extra=STAFF, include_in_schema=False)
 def people_page(request: Request, context: Context, q: str = "", msg: str = "") -> Response:
     with context.deps.store.sessions.reading() as session:
-        rows = list_people(session, q[:100])
-    return render(request, "people.html", {"rows": rows, "q": q, "msg": msg})
+        rows = list_people(session, q[:100], model_id=running_model(context))
+    page = {"rows": rows, "q": q, "msg": msg, "min_templates": MIN_GOOD_TEMPLATES}
+    return render(request, "people.html", page)
 
 
 @router.get("/people/new", openapi_extra=STAFF, include_in_schema=False)
@@ -101,7 +120,7 @@ def person_page(
     timezone = context.deps.gateway_config.site.timezone
     with context.deps.store.sessions.reading() as session:
         try:
-            row = person_row(session, get_person(session, person_id))
+            row = person_row(session, get_person(session, person_id), running_model(context))
         except NotFound:
             raise HTTPException(404, "not_found") from None
         cards = list(session.scalars(select(Card).where(Card.person_id == person_id)))
@@ -125,6 +144,8 @@ def person_page(
         "msg": request.query_params.get("msg", ""),
         "settings": context.deps.settings,
         "can_enrol": context.deps.pipeline is not None,
+        "min_templates": MIN_GOOD_TEMPLATES,
+        "second_factor_window_s": context.deps.gateway_config.access.second_factor.window_s,
         **extra,
     }
     return render(request, "person.html", page, status)
@@ -185,44 +206,6 @@ def person_set_active(
             action = "activate_person" if active else "deactivate_person"
             audit(session, request, user, action, f"person:{person_id}")
     context.deps.people_changed()
-    return RedirectResponse(f"/people/{person_id}", status_code=303)
-
-
-@router.post("/people/{person_id}/cards", openapi_extra=STAFF, include_in_schema=False)
-def person_add_card(
-    request: Request,
-    context: Context,
-    user: CurrentUser,
-    person_id: RowId,
-    facility: Annotated[int, Form(ge=0, le=65535)],
-    number: Annotated[int, Form(ge=0, le=2**31 - 1)],
-) -> Response:
-    try:
-        with context.deps.store.sessions.writing() as session:
-            add_card(session, get_person(session, person_id).id, facility, number)
-            audit(session, request, user, "add_card", f"person:{person_id}")
-    except NotFound:
-        raise HTTPException(404, "not_found") from None
-    except IntegrityError:
-        extra = {"errors": [render_key(request, "duplicate_card")]}
-        return person_page(request, context, person_id, extra, 400)
-    return RedirectResponse(f"/people/{person_id}", status_code=303)
-
-
-@router.post("/people/{person_id}/pin", openapi_extra=STAFF, include_in_schema=False)
-def person_set_pin(
-    request: Request,
-    context: Context,
-    user: CurrentUser,
-    person_id: RowId,
-    pin: Annotated[str, Form(pattern=r"^[0-9]{4,12}$")],
-) -> Response:
-    try:
-        with context.deps.store.sessions.writing() as session:
-            set_pin(session, get_person(session, person_id).id, pin)
-            audit(session, request, user, "set_pin", f"person:{person_id}")
-    except NotFound:
-        raise HTTPException(404, "not_found") from None
     return RedirectResponse(f"/people/{person_id}", status_code=303)
 
 

@@ -1,4 +1,5 @@
-"""The `[access]` config table: keypad entry, brute-force lockout and suspicious-person rules."""
+"""The `[access]` config table: keypad entry, card-reader and keypad brute-force lockouts, the
+second-factor window, and the suspicious-person rules."""
 
 from __future__ import annotations
 
@@ -10,15 +11,23 @@ class Section(BaseModel):
 
 
 class KeypadConfig(Section):
-    """Visitor codes typed on the Wiegand keypad, ended by '#'."""
+    """The Wiegand keypad: visitor codes (`code #`) and resident PINs (`# number # PIN #`, see
+    docs/keypad.md); one lockout counts wrong codes and wrong PINs together."""
 
     min_code_length: int = Field(4, ge=4, le=12, description="Shortest code accepted for lookup.")
     max_code_length: int = Field(12, ge=4, le=32, description="Longer input is discarded.")
+    max_resident_number_length: int = Field(
+        8,
+        ge=1,
+        le=12,
+        description="Longest resident number accepted before the PIN (the number on the "
+        "person's page); longer input is discarded.",
+    )
     entry_timeout_s: float = Field(
         10.0, ge=2.0, le=120.0, description="Digits older than this (no key pressed) are dropped."
     )
     max_failures: int = Field(
-        5, ge=1, le=50, description="Wrong codes in a row before the keypad locks."
+        5, ge=1, le=50, description="Wrong codes or PINs in a row before the keypad locks."
     )
     lockout_s: float = Field(
         30.0, ge=1.0, le=3600.0, description="How long the keypad stays locked."
@@ -35,6 +44,41 @@ class KeypadConfig(Section):
         if self.min_code_length > self.max_code_length:
             raise ValueError("min_code_length cannot exceed max_code_length")
         return self
+
+
+class CardReaderConfig(Section):
+    """Unknown-card bursts (someone trying card numbers): the reader locks out for a while."""
+
+    max_unknown_cards: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Unknown cards (or cards in the wrong frame format) within `window_s` "
+        "that lock the reader and raise a `card_brute_force` alert.",
+    )
+    window_s: float = Field(
+        60.0, ge=1.0, le=3600.0, description="Sliding window for counting unknown cards."
+    )
+    lockout_s: float = Field(
+        120.0,
+        ge=1.0,
+        le=86400.0,
+        description="How long the reader stays locked; every unknown card read while locked "
+        "starts it again. Registered cards read while locked are refused with reason "
+        "`card_reader_locked`.",
+    )
+
+
+class SecondFactorConfig(Section):
+    """People set to two factors: after their first credential the door waits for a second."""
+
+    window_s: float = Field(
+        20.0,
+        ge=3.0,
+        le=300.0,
+        description="How long after the first credential (face, card or PIN) the second one, "
+        "of the same person and of another kind, is accepted.",
+    )
 
 
 class LoiterConfig(Section):
@@ -87,5 +131,7 @@ class AccessConfig(Section):
     """Access policy settings."""
 
     keypad: KeypadConfig = Field(default_factory=KeypadConfig)
+    card_reader: CardReaderConfig = Field(default_factory=CardReaderConfig)
+    second_factor: SecondFactorConfig = Field(default_factory=SecondFactorConfig)
     loiter: LoiterConfig = Field(default_factory=LoiterConfig)
     tailgate: TailgateConfig = Field(default_factory=TailgateConfig)

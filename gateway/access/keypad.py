@@ -1,9 +1,17 @@
-"""Visitor-code entry on the keypad: digits ended by '#', '*' clears, brute-force lockout.
+"""Keypad entry: visitor codes, resident PINs, '*' clears, one brute-force lockout for both.
 
-Pure and clock-injected. The entered code leaves this module only inside `CodeSubmitted` for the
-lookup; it is never logged or kept (`repr` hides it). After `max_failures` wrong codes in a row the
-keypad locks for `lockout_s` and reports a `KeypadLocked` alert; keys pressed while locked, too
-fast (a flood), or that overflow the buffer are dropped and counted.
+Grammar (docs/keypad.md), the "user number + PIN" entry of Hikvision/ZKTeco terminals:
+
+* `digits #`            a visitor code (or, while the door waits for a two-factor person's second
+                        credential, that person's PIN);
+* `# number # PIN #`    a resident PIN: the resident number shown on the person's page, then the
+                        PIN, so the door checks ONE argon2 hash, never every resident's;
+* `*`                   clears whatever was typed.
+
+Pure and clock-injected. What is typed leaves this module only inside `CodeSubmitted` or
+`PinSubmitted`; it is never logged or kept (`repr` hides it). After `max_failures` wrong codes
+or PINs in a row the keypad locks for `lockout_s` and reports a `KeypadLocked` alert; keys pressed
+while locked, too fast (a flood), or that overflow the buffer are dropped and counted.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from gateway.access.config import KeypadConfig
 
@@ -22,6 +31,24 @@ class CodeSubmitted:
     """A complete code to look up; `code` is secret (not shown in repr or logs)."""
 
     code: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PinSubmitted:
+    """A resident number and PIN (`# number # PIN #`); the PIN is secret (not in repr/logs)."""
+
+    resident_number: str
+    pin: str = field(repr=False)
+
+
+PIN_MIN_LENGTH = 4
+PIN_MAX_LENGTH = 12
+
+
+class _Mode(Enum):
+    CODE = "code"  # digits for a visitor code (the default)
+    NUMBER = "number"  # after a leading '#': the resident number
+    PIN = "pin"  # after '# number #': the PIN
 
 
 @dataclass(frozen=True)
@@ -37,7 +64,7 @@ class KeypadLocked:
     until: float
 
 
-KeypadOutcome = CodeSubmitted | KeyRejected | KeypadLocked
+KeypadOutcome = CodeSubmitted | PinSubmitted | KeyRejected | KeypadLocked
 
 
 class KeypadEntry:
@@ -47,6 +74,8 @@ class KeypadEntry:
         self.config = config
         self.clock = clock
         self._digits: list[str] = []
+        self._mode = _Mode.CODE
+        self._resident_number = ""
         self._last_key_at = -1e18
         self._recent_keys: deque[float] = deque()
         self._failures = 0
@@ -68,34 +97,66 @@ class KeypadEntry:
         self._count(f"rejected.{reason}")
         return KeyRejected(reason)
 
+    def _clear(self) -> None:
+        self._digits.clear()
+        self._mode = _Mode.CODE
+        self._resident_number = ""
+
+    def _max_digits(self) -> int:
+        if self._mode is _Mode.NUMBER:
+            return self.config.max_resident_number_length
+        if self._mode is _Mode.PIN:
+            return PIN_MAX_LENGTH
+        return self.config.max_code_length
+
     def press(self, key: str) -> KeypadOutcome | None:
-        """Feed one key ('0'-'9', '*', '#'); returns what it caused, or None (digit buffered)."""
+        """Feed one key ('0'-'9', '*', '#'); returns what it caused, or None (key buffered)."""
         now = self.clock()
         if self.locked:
             return self._reject("locked")
         if self._flooding(now):
-            self._digits.clear()
+            self._clear()
             return self._reject("flood")
         if now - self._last_key_at > self.config.entry_timeout_s:
-            self._digits.clear()
+            self._clear()
         self._last_key_at = now
         if key == "*":
-            self._digits.clear()
+            self._clear()
             return None
         if key == "#":
-            code = "".join(self._digits)
-            self._digits.clear()
-            if len(code) < self.config.min_code_length:
-                return self._reject("too_short")
-            self._count("submitted")
-            return CodeSubmitted(code)
+            return self._enter()
         if len(key) != 1 or not key.isdigit():
             return self._reject("invalid_key")
-        if len(self._digits) >= self.config.max_code_length:
-            self._digits.clear()
+        if len(self._digits) >= self._max_digits():
+            self._clear()
             return self._reject("overflow")
         self._digits.append(key)
         return None
+
+    def _enter(self) -> KeypadOutcome | None:
+        typed = "".join(self._digits)
+        self._digits.clear()
+        if self._mode is _Mode.CODE and not typed:
+            self._mode = _Mode.NUMBER  # a leading '#': a resident number follows
+            return None
+        if self._mode is _Mode.NUMBER:
+            if not typed:
+                self._clear()
+                return self._reject("too_short")
+            self._resident_number = typed
+            self._mode = _Mode.PIN
+            return None
+        if self._mode is _Mode.PIN:
+            number = self._resident_number
+            self._clear()
+            if len(typed) < PIN_MIN_LENGTH:
+                return self._reject("too_short")
+            self._count("pin_submitted")
+            return PinSubmitted(number, typed)
+        if len(typed) < self.config.min_code_length:
+            return self._reject("too_short")
+        self._count("submitted")
+        return CodeSubmitted(typed)
 
     def _flooding(self, now: float) -> bool:
         self._recent_keys.append(now)
@@ -104,7 +165,7 @@ class KeypadEntry:
         return len(self._recent_keys) > self.config.max_keys_per_second
 
     def record_result(self, accepted: bool) -> KeypadLocked | None:
-        """Tell the keypad whether the submitted code was valid; may lock it."""
+        """Tell the keypad whether the submitted code or PIN was valid; may lock it."""
         if accepted:
             self._failures = 0
             return None
@@ -114,7 +175,7 @@ class KeypadEntry:
             failures = self._failures
             self._failures = 0
             self._locked_until = self.clock() + self.config.lockout_s
-            self._digits.clear()
+            self._clear()
             self._count("lockouts")
             return KeypadLocked(failures, self._locked_until)
         return None

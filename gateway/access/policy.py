@@ -1,14 +1,22 @@
-"""Access decisions for one door: face, card, visitor code, and local releases (exit, fire).
+"""Access decisions for one door: face, card, resident PIN, visitor code, local releases.
 
 Every credential presented at the door goes through `AccessPolicy`, and every decision becomes an
 access-event row written in the same transaction as its outbox row. A grant is returned only after
 that transaction committed; if the store fails, the answer is a denial with reason `store_error`
 (no unrecorded grant exists). Reason codes are stable strings for the event log and the station.
+
+People set to two factors are not let in by one credential: the first one (face, card or PIN) is
+recorded as `second_factor_required` and waits (`SecondFactorWaits`); a credential of another kind
+of the same person within the window grants with reason `two_factor_ok`. Cards are matched with
+their frame format. A PIN is checked against ONE stored argon2 hash (the resident number names
+the person), read in a short read transaction and verified outside any write lock.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,16 +25,27 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from gateway.access.second_factor import SecondFactorWaits
 from gateway.store.base import Method, Verdict
-from gateway.store.credentials import find_card_holder
+from gateway.store.credentials import find_card, pin_hash_of
 from gateway.store.events import record_access_event
 from gateway.store.people import check_access
 from gateway.store.schema_people import Person
+from gateway.store.secrets_hash import hash_pin, verify_pin
 from gateway.store.store import Store
 from gateway.store.visitor_codes import redeem_visitor_code
 
 LOG = logging.getLogger(__name__)
 Now = Callable[[], datetime]
+MAX_PERSON_ID = 2**31 - 1
+DEFAULT_SECOND_FACTOR_WINDOW_S = 20.0
+
+
+@functools.cache
+def _dummy_pin_hash() -> str:
+    """A hash to verify against when the resident number is unknown, so an unknown number
+    costs the same argon2 run as a wrong PIN (the keypad's timing tells nothing)."""
+    return hash_pin("00000000")
 
 
 @dataclass(frozen=True)
@@ -53,12 +72,24 @@ class _Attempt:
 class AccessPolicy:
     """Decides and records access attempts at one door of one gateway."""
 
-    def __init__(self, store: Store, *, gateway_id: str, door_id: int, now: Now) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        gateway_id: str,
+        door_id: int,
+        now: Now,
+        second_factor: SecondFactorWaits | None = None,
+    ) -> None:
         self.store = store
         self.gateway_id = gateway_id
         self.door_id = door_id
         self.now = now
+        self.second_factor = second_factor or SecondFactorWaits(
+            DEFAULT_SECOND_FACTOR_WINDOW_S, time.monotonic
+        )
         self.counters: dict[str, int] = {}
+        _dummy_pin_hash()  # made once per process, before the first keypad entry
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -107,6 +138,26 @@ class AccessPolicy:
         check = check_access(session, person_id, self.door_id, at)
         return _Attempt(method, check.allowed, check.reason, person_id, score)
 
+    def _credential(
+        self,
+        session: Session,
+        method: Method,
+        person_id: int,
+        at: datetime,
+        score: float | None = None,
+    ) -> _Attempt:
+        """A person's credential (face, card, PIN): their access check, then two factors."""
+        attempt = self._person(session, method, person_id, at, score)
+        if not attempt.granted:
+            return attempt
+        person = session.get(Person, person_id)
+        if person is None or not person.two_factor:
+            return attempt
+        if self.second_factor.complete(person_id, method):
+            return _Attempt(method, True, "two_factor_ok", person_id, score)
+        self.second_factor.begin(person_id, method)
+        return _Attempt(method, False, "second_factor_required", person_id, score)
+
     def face(self, identity: str, score: float) -> AccessDecision:
         """A track-level face grant from the recogniser (identity = str(person id))."""
         try:
@@ -117,7 +168,7 @@ class AccessPolicy:
                 lambda s, at: _Attempt(Method.FACE, False, "unknown_person", None, score),
             )
         return self._decide(
-            Method.FACE, lambda s, at: self._person(s, Method.FACE, person_id, at, score)
+            Method.FACE, lambda s, at: self._credential(s, Method.FACE, person_id, at, score)
         )
 
     def face_refused(
@@ -137,14 +188,96 @@ class AccessPolicy:
 
         return self._decide(Method.FACE, judge)
 
-    def card(self, facility: int, number: int) -> AccessDecision:
+    def card(self, format_bits: int, facility: int, number: int) -> AccessDecision:
+        """A card read at the door, in its Wiegand frame format (26, 34 or 37 bits)."""
+
         def judge(session: Session, at: datetime) -> _Attempt:
-            holder = find_card_holder(session, facility, number)
-            if holder is None:
-                return _Attempt(Method.CARD, False, "unknown_card")
-            return self._person(session, Method.CARD, holder, at)
+            lookup = find_card(session, format_bits, facility, number)
+            if lookup.holder is None:
+                return _Attempt(Method.CARD, False, lookup.reason)
+            return self._credential(session, Method.CARD, lookup.holder, at)
 
         return self._decide(Method.CARD, judge)
+
+    def card_holder_known(self, format_bits: int, facility: int, number: int) -> bool:
+        """Whether a card is registered in this format (a read-only lookup, nothing recorded)."""
+        try:
+            with self.store.sessions.reading() as session:
+                return find_card(session, format_bits, facility, number).holder is not None
+        except SQLAlchemyError as error:
+            LOG.error("card lookup failed: %s", error)
+            return False
+
+    def card_refused(self, format_bits: int, facility: int, number: int) -> AccessDecision:
+        """A registered card read while the reader is locked out: refused, and the event says
+        why (`card_reader_locked`) and whose card it was."""
+
+        def judge(session: Session, at: datetime) -> _Attempt:
+            lookup = find_card(session, format_bits, facility, number)
+            return _Attempt(Method.CARD, False, "card_reader_locked", lookup.holder)
+
+        return self._decide(Method.CARD, judge)
+
+    def _pin_matches(self, person_id: int | None, pin: str) -> bool:
+        """Verify a PIN against the person's ONE stored hash, outside any write transaction."""
+        stored = None
+        if person_id is not None:
+            with self.store.sessions.reading() as session:
+                stored = pin_hash_of(session, person_id)
+        if stored is None:
+            verify_pin(_dummy_pin_hash(), pin)  # same cost as a wrong PIN
+            return False
+        return verify_pin(stored, pin)
+
+    def resident_pin(self, resident_number: str, pin: str) -> AccessDecision:
+        """`# number # PIN #` on the keypad: the resident number is the person's id."""
+        person_id = int(resident_number) if resident_number.isdigit() else None
+        if person_id is not None and not 0 < person_id <= MAX_PERSON_ID:
+            person_id = None
+        try:
+            matched = self._pin_matches(person_id, pin)
+        except SQLAlchemyError as error:
+            self._count("store_error")
+            LOG.error("PIN lookup failed: %s", error)
+            return AccessDecision(Method.PIN, False, "store_error")
+
+        def judge(session: Session, at: datetime) -> _Attempt:
+            person = None if person_id is None else session.get(Person, person_id)
+            if person is None or person.erased_at is not None:
+                return _Attempt(Method.PIN, False, "unknown_resident")
+            assert person_id is not None
+            if not matched:
+                return _Attempt(Method.PIN, False, "wrong_pin", person_id)
+            return self._credential(session, Method.PIN, person_id, at)
+
+        return self._decide(Method.PIN, judge)
+
+    def keypad_digits(self, digits: str) -> AccessDecision:
+        """`digits #` on the keypad: the PIN of a two-factor person the door is waiting for,
+        else a visitor code (a visitor right behind a resident is not turned away)."""
+        waiting = self.second_factor.waiting_for_pin()
+        if waiting is None:
+            return self.code(digits)
+        try:
+            matched = self._pin_matches(waiting, digits)
+        except SQLAlchemyError as error:
+            self._count("store_error")
+            LOG.error("PIN lookup failed: %s", error)
+            return AccessDecision(Method.PIN, False, "store_error")
+        if matched:
+            return self._decide(
+                Method.PIN, lambda s, at: self._credential(s, Method.PIN, waiting, at)
+            )
+
+        def judge(session: Session, at: datetime) -> _Attempt:
+            redemption = redeem_visitor_code(
+                session, self.store.codes, door_id=self.door_id, code=digits, at=at
+            )
+            if redemption.granted:
+                return _Attempt(Method.CODE, True, redemption.reason)
+            return _Attempt(Method.PIN, False, "second_factor_failed", waiting)
+
+        return self._decide(Method.PIN, judge)
 
     def code(self, code: str) -> AccessDecision:
         """A visitor code from the keypad; redeemed atomically (one use counted per grant)."""

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "gateway.bench.access_latency",
     "firmware_bridge.cli",
     "gateway.runtime.cli",
+    "gateway.access.people_cli",
     "gateway.station.cli",
     "gateway.ops.cli",
     "gateway.demo",

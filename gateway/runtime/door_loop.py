@@ -2,8 +2,10 @@
 
 Other threads ask for a release through `request_grant` (a queue); the loop applies it with its
 expiry, so a grant that waited too long is dropped by the controller rather than opening late.
-Cards and keypad codes are decided here through the access policy; exit and fire releases, which
-the door performs by itself, are recorded; door alarms become alerts.
+Cards, resident PINs and visitor codes are decided here through the access policy; a burst of
+unknown cards locks the reader (`UnknownCardGuard`) and wrong codes or PINs lock the keypad, both
+alerted; exit and fire releases, which the door performs by itself, are recorded; door alarms
+become alerts.
 """
 
 from __future__ import annotations
@@ -24,12 +26,26 @@ from firmware_bridge.io import (
 )
 from firmware_bridge.wiegand import CardRead, KeypadKey
 from gateway.access.alerts import AlertRecorder
-from gateway.access.keypad import CodeSubmitted, KeypadEntry
+from gateway.access.card_guard import UnknownCardGuard
+from gateway.access.keypad import CodeSubmitted, KeypadEntry, PinSubmitted
 from gateway.access.policy import AccessDecision, AccessPolicy
 from gateway.store.base import Method, Severity
 
 LOG = logging.getLogger(__name__)
 GRANT_TTL_NS = 2_000_000_000
+DOOR_RELEASING = (Method.CARD, Method.CODE, Method.PIN)
+UNKNOWN_CARD_REASONS = ("unknown_card", "card_format_mismatch")
+# A PIN denial that is a wrong guess (counted toward the keypad lockout); a right PIN refused for
+# another reason (second factor still needed, outside the schedule) is not a guess.
+WRONG_PIN_REASONS = ("wrong_pin", "unknown_resident", "second_factor_failed")
+
+
+def wrong_guess(decision: AccessDecision) -> bool:
+    """Whether a keypad decision counts toward the keypad's brute-force lockout."""
+    if decision.granted:
+        return False
+    return decision.method is not Method.PIN or decision.reason in WRONG_PIN_REASONS
+
 
 ALARM_SEVERITY = {
     AlarmKind.FORCED_OPEN: Severity.CRITICAL,
@@ -57,10 +73,12 @@ class DoorLoop:
         alerts: AlertRecorder,
         clock_ns: Callable[[], int],
         on_decision: Callable[[AccessDecision], None] | None = None,
+        card_guard: UnknownCardGuard | None = None,
     ) -> None:
         self.door = door
         self.policy = policy
         self.keypad = keypad
+        self.card_guard = card_guard
         self.alerts = alerts
         self.clock_ns = clock_ns
         self.on_decision = on_decision
@@ -113,6 +131,7 @@ class DoorLoop:
                 self.door.grant(request.reason, request.expires_at_ns, request.grant_id)
             )
         self._handle_items(self.door.step(timeout_s))
+        self._reader_unlocked()
 
     def _handle_items(self, items: Sequence[object]) -> None:
         for item in items:
@@ -126,7 +145,7 @@ class DoorLoop:
         self.counters[name] = self.counters.get(name, 0) + 1
 
     def _decided(self, decision: AccessDecision) -> None:
-        if decision.granted and decision.method in (Method.CARD, Method.CODE):
+        if decision.granted and decision.method in DOOR_RELEASING:
             self._handle_items(
                 self.door.grant(
                     f"{decision.method}:{decision.reason}",
@@ -158,18 +177,68 @@ class DoorLoop:
     def _wiegand(self, event: WiegandReceived) -> None:
         read = event.read
         if isinstance(read, CardRead):
-            self._decided(self.policy.card(read.facility, read.card))
+            self._card(read)
         elif isinstance(read, KeypadKey):
-            outcome = self.keypad.press(read.key)
-            if isinstance(outcome, CodeSubmitted):
-                decision = self.policy.code(outcome.code)
-                locked = self.keypad.record_result(decision.granted)
-                self._decided(decision)
-                if locked is not None:
-                    self.alerts.raise_(
-                        "code_brute_force",
-                        Severity.WARNING,
-                        {"failures": locked.failures, "locked_for_s": self.keypad.config.lockout_s},
-                    )
+            self._key(read.key)
         else:
             self._count("wiegand.raw_ignored")
+
+    def _card(self, read: CardRead) -> None:
+        fields = (read.format_bits, read.facility, read.card)
+        guard = self.card_guard
+        if guard is not None and guard.locked:
+            known = self.policy.card_holder_known(*fields)
+            guard.refuse_while_locked(known)
+            self._count("card.refused_locked")
+            if known:  # a real card during the lockout: refused, and the event says why
+                self._decided(self.policy.card_refused(*fields))
+            return
+        decision = self.policy.card(*fields)
+        self._decided(decision)
+        if guard is not None and decision.reason in UNKNOWN_CARD_REASONS:
+            locked = guard.unknown_card()
+            if locked is not None:
+                self.alerts.raise_(
+                    "card_brute_force",
+                    Severity.WARNING,
+                    {
+                        "unknown_cards": locked.unknown_cards,
+                        "window_s": locked.window_s,
+                        "locked_for_s": locked.locked_for_s,
+                    },
+                )
+
+    def _reader_unlocked(self) -> None:
+        ended = self.card_guard.ended() if self.card_guard is not None else None
+        if ended is not None:
+            LOG.warning(
+                "card reader unlocked after %.0f s; %d cards refused while locked",
+                ended.locked_for_s,
+                ended.refused,
+            )
+            self.alerts.raise_(
+                "card_reader_unlocked",
+                Severity.INFO,
+                {"refused": ended.refused, "locked_for_s": round(ended.locked_for_s, 1)},
+            )
+
+    def _key(self, key: str) -> None:
+        outcome = self.keypad.press(key)
+        if isinstance(outcome, CodeSubmitted):
+            decision = self.policy.keypad_digits(outcome.code)
+        elif isinstance(outcome, PinSubmitted):
+            decision = self.policy.resident_pin(outcome.resident_number, outcome.pin)
+        else:
+            return
+        # A store error judged nothing: it neither counts as a guess nor resets the count.
+        locked = None
+        if decision.reason != "store_error":
+            locked = self.keypad.record_result(not wrong_guess(decision))
+        self._decided(decision)
+        if locked is not None:
+            kind = "pin_brute_force" if decision.method is Method.PIN else "code_brute_force"
+            self.alerts.raise_(
+                kind,
+                Severity.WARNING,
+                {"failures": locked.failures, "locked_for_s": self.keypad.config.lockout_s},
+            )

@@ -17,14 +17,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from firmware_bridge.backends import create_door_io
 from firmware_bridge.door import DoorController
 from firmware_bridge.io import DoorIO
 from firmware_bridge.safety import door_session
 from gateway.access.alerts import AlertRecorder
+from gateway.access.card_guard import UnknownCardGuard
+from gateway.access.confusable import check_residents
 from gateway.access.keypad import KeypadEntry
 from gateway.access.loiter import LoiterDetector
 from gateway.access.policy import AccessDecision, AccessPolicy
+from gateway.access.second_factor import SecondFactorWaits
 from gateway.access.tailgate import TailgateDetector
 from gateway.camera.health import HealthEvent
 from gateway.camera.runtime import Camera
@@ -45,6 +50,7 @@ from gateway.store.events import count_pending
 from gateway.store.gallery_load import fill_gallery, load_gallery_rows
 from gateway.store.store import Store, open_store
 from gateway.store.watchlist import load_watchlist
+from gateway.vision.decision import DecisionRule
 from gateway.vision.factory import effective_thresholds, load_pipeline
 from gateway.vision.pipeline import FacePipeline
 from gateway.vision.recogniser import Recogniser, rule_from_config
@@ -129,19 +135,16 @@ class AccessService:
         self.pipeline = pipeline
         resident_threshold, watch_threshold = effective_thresholds(models, config.vision)
         residents, watchlist = self._load_galleries(store, pipeline)
-        self.recogniser = Recogniser(
-            pipeline,
-            residents,
-            watchlist,
-            rule_from_config(config.vision, resident_threshold, models.small_gallery_threshold),
-            watch_threshold,
-        )
+        rule = rule_from_config(config.vision, resident_threshold, models.small_gallery_threshold)
+        self.recogniser = Recogniser(pipeline, residents, watchlist, rule, watch_threshold)
+        self._check_confusable(store, pipeline, rule)
         common: dict[str, Any] = {
             "gateway_id": config.site.gateway_id,
             "door_id": self.door_id,
             "now": self.now,
         }
-        self.policy = AccessPolicy(store, **common)
+        waits = SecondFactorWaits(config.access.second_factor.window_s, time.monotonic)
+        self.policy = AccessPolicy(store, **common, second_factor=waits)
         disk = DiskGuard.for_store(store, config.ops.retention, data_folder(config))
         self.alerts = AlertRecorder(store, **common, snapshot_allowed=disk.snapshot_allowed)
 
@@ -151,7 +154,13 @@ class AccessService:
         controller.arm()
         keypad = KeypadEntry(config.access.keypad, time.monotonic)
         self.door_loop = DoorLoop(
-            controller, self.policy, keypad, self.alerts, time.monotonic_ns, self._on_decision
+            controller,
+            self.policy,
+            keypad,
+            self.alerts,
+            time.monotonic_ns,
+            self._on_decision,
+            UnknownCardGuard(config.access.card_reader, time.monotonic),
         )
         self.door_loop.start()
         self._stack.callback(self.door_loop.stop)
@@ -186,6 +195,22 @@ class AccessService:
             now=self.now,
         )
         self._stack.callback(self.ops.stop)
+
+    def _check_confusable(self, store: Store, pipeline: FacePipeline, rule: DecisionRule) -> None:
+        """Re-run the confusable-faces check when the model or threshold changed since the last
+        one (a failure is logged: the door still starts, for cards and PINs)."""
+        try:
+            check_residents(
+                store,
+                model_id=pipeline.model_id,
+                dimension=pipeline.embedder.dimension,
+                rule=rule,
+                at=self.now(),
+                trigger="start-up",
+                only_if_due=True,
+            )
+        except SQLAlchemyError as error:
+            LOG.error("confusable-faces check failed at start-up: %s", error)
 
     def notify_decision(self, decision: AccessDecision) -> None:
         """Tell the listener (demo printer, tests) about a decision made outside the loops."""

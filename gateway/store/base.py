@@ -66,6 +66,7 @@ class Method(StrEnum):
     FACE = "face"
     CARD = "card"
     CODE = "code"
+    PIN = "pin"
     REMOTE = "remote"
     EXIT = "exit"
     FIRE = "fire"

@@ -1,5 +1,9 @@
 """Credentials: face-recognition consent, encrypted face templates, Wiegand cards and PINs.
 
+Cards are bound to their Wiegand frame format; PINs are argon2id hashes (the door reads the hash
+in its transaction and verifies it outside, see gateway.access.policy); an erased person takes
+no new credential; `set_two_factor` makes the door ask for a second credential of that person.
+
 Two rules guard every face template: a consent record (scope "face", not withdrawn) must exist,
 and the person must hold another credential (a card or a PIN) so that face is never the only way
 in (a false reject or a camera fault must not lock a resident out). Withdrawing consent deletes
@@ -8,6 +12,7 @@ the person's templates in the same transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -15,14 +20,23 @@ import numpy.typing as npt
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from firmware_bridge.wiegand import CARD_FORMATS
 from gateway.store.crypto import TemplateCipher, template_aad
 from gateway.store.errors import CredentialPolicyError, NotFound
 from gateway.store.people import get_person
-from gateway.store.schema_credentials import Card, FaceTemplate, Pin
-from gateway.store.schema_people import Consent
+from gateway.store.schema_credentials import Card, FaceTemplate, Pin, smallest_card_format
+from gateway.store.schema_people import Consent, Person
 from gateway.store.secrets_hash import hash_pin, verify_pin
 
 FACE_SCOPE = "face"
+
+
+class PersonErased(CredentialPolicyError):
+    """The person was erased: their row stays only as a pseudonym and takes no credential."""
+
+
+class CardFormatError(ValueError):
+    """The card's fields do not fit the Wiegand format it is registered in."""
 
 
 def record_consent(
@@ -133,17 +147,57 @@ def seal_face_template(
     )
 
 
-def add_card(session: Session, person_id: int, facility: int, number: int) -> Card:
-    """Register a Wiegand card; (facility, number) is unique across the store."""
-    get_person(session, person_id)
-    card = Card(person_id=person_id, facility=facility, number=number)
+def _require_not_erased(session: Session, person_id: int) -> Person:
+    person = get_person(session, person_id)
+    if person.erased_at is not None:
+        raise PersonErased(f"person {person_id} is erased: no credential can be added")
+    return person
+
+
+def add_card(
+    session: Session, person_id: int, facility: int, number: int, format_bits: int | None = None
+) -> Card:
+    """Register a Wiegand card in its frame format (26, 34 or 37 bits; None: the shortest
+    format the fields fit). (facility, number) is unique across the store."""
+    _require_not_erased(session, person_id)
+    bits = smallest_card_format(facility, number) if format_bits is None else format_bits
+    layout = CARD_FORMATS.get(bits)
+    if layout is None:
+        raise CardFormatError(f"no {bits}-bit card format (known: {sorted(CARD_FORMATS)})")
+    if not (0 <= facility <= layout.max_facility and 0 <= number <= layout.max_card):
+        raise CardFormatError(
+            f"a {bits}-bit card holds facility 0..{layout.max_facility} and number "
+            f"0..{layout.max_card}; got {facility}/{number}"
+        )
+    card = Card(person_id=person_id, facility=facility, number=number, format_bits=bits)
     session.add(card)
     session.flush()
     return card
 
 
+@dataclass(frozen=True)
+class CardLookup:
+    """Who holds a card read at the door; `reason` is "ok", "unknown_card" or
+    "card_format_mismatch" (the fields of a registered card, in another frame format)."""
+
+    holder: int | None
+    reason: str
+
+
+def find_card(session: Session, format_bits: int, facility: int, number: int) -> CardLookup:
+    """Look a card up by its fields and frame format (one indexed unique lookup)."""
+    card = session.scalars(
+        select(Card).where(Card.facility == facility, Card.number == number)
+    ).one_or_none()
+    if card is None:
+        return CardLookup(None, "unknown_card")
+    if card.format_bits != format_bits:
+        return CardLookup(None, "card_format_mismatch")
+    return CardLookup(card.person_id, "ok")
+
+
 def find_card_holder(session: Session, facility: int, number: int) -> int | None:
-    """The person id holding a card, or None (an indexed unique lookup)."""
+    """The person id holding a card, whatever its format (an indexed unique lookup)."""
     return session.scalar(
         select(Card.person_id).where(Card.facility == facility, Card.number == number)
     )
@@ -151,7 +205,7 @@ def find_card_holder(session: Session, facility: int, number: int) -> int | None
 
 def set_pin(session: Session, person_id: int, pin: str) -> None:
     """Set or replace the person's PIN (argon2id hash only)."""
-    get_person(session, person_id)
+    _require_not_erased(session, person_id)
     existing = session.get(Pin, person_id)
     if existing is None:
         session.add(Pin(person_id=person_id, pin_hash=hash_pin(pin)))
@@ -165,3 +219,22 @@ def check_pin(session: Session, person_id: int, pin: str) -> bool:
     if stored is None:
         raise NotFound(f"person {person_id} has no PIN")
     return verify_pin(stored.pin_hash, pin)
+
+
+def pin_hash_of(session: Session, person_id: int) -> str | None:
+    """The stored argon2id hash of the person's PIN, or None (read in the door's transaction,
+    verified outside it: argon2 must not run while the store's write lock is held)."""
+    stored = session.get(Pin, person_id)
+    return None if stored is None else stored.pin_hash
+
+
+def set_two_factor(session: Session, person_id: int, required: bool, source: str) -> bool:
+    """Require (or stop requiring) a second credential for this person; returns True when the
+    setting changed. `source` is "staff" or "confusable"."""
+    person = _require_not_erased(session, person_id)
+    if person.two_factor == required:
+        return False
+    person.two_factor = required
+    person.two_factor_source = source if required else None
+    session.flush()
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.store.base import Base
 from gateway.store.schema_credentials import (
     Card,
+    ConfusableCheck,
     FaceTemplate,
     Pin,
     SyncVersion,
@@ -28,6 +29,7 @@ __all__ = [
     "Base",
     "Building",
     "Card",
+    "ConfusableCheck",
     "Consent",
     "Door",
     "FaceTemplate",

@@ -4,10 +4,12 @@ watch-list entries and the sync versions of the station's deltas."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -39,8 +41,25 @@ class FaceTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
+def smallest_card_format(facility: int, number: int) -> int:
+    """The shortest Wiegand format whose fields hold (facility, number): 26, 34 or 37 bits.
+
+    Used for cards registered without a format (station deltas, the 0003 migration)."""
+    if facility <= 0xFF and number <= 0xFFFF:
+        return 26
+    if number <= 0xFFFF:
+        return 34
+    return 37
+
+
+def _default_card_format(context: Any) -> int:
+    values = context.get_current_parameters()
+    return smallest_card_format(int(values["facility"]), int(values["number"]))
+
+
 class Card(Base):
-    """A Wiegand card: facility code + card number, unique across the store."""
+    """A Wiegand card: facility code + card number (unique across the store), bound to the
+    frame format it is read in: the same fields arriving in another format are not this card."""
 
     __tablename__ = "card"
     __table_args__ = (
@@ -52,6 +71,9 @@ class Card(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     facility: Mapped[int] = mapped_column(Integer)
     number: Mapped[int] = mapped_column(Integer)
+    format_bits: Mapped[int] = mapped_column(
+        Integer, default=_default_card_format, server_default="26"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
@@ -132,3 +154,20 @@ class SyncVersion(Base):
     stream: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class ConfusableCheck(Base):
+    """One run of the confusable-faces check: for which model and threshold, what it found.
+
+    Start-up compares the newest row with the running model and threshold and runs the check
+    again when either changed."""
+
+    __tablename__ = "confusable_check"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[float] = mapped_column(Float)
+    people: Mapped[int] = mapped_column(Integer)
+    pairs: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(32))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -97,6 +98,12 @@ class Person(Base):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Face alone, or a card alone, does not open the door for this person: a second, different
+    # credential of the same person (face + PIN/card, card + PIN) must follow within the window.
+    two_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who asked for it: "staff" (set on the page or API) or "confusable" (the face check found
+    # another resident within the grant threshold).
+    two_factor_source: Mapped[str | None] = mapped_column(String(16))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pseudonym: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

@@ -1,4 +1,5 @@
-"""Keypad entry: codes end with '#', '*' clears, wrong codes lock the keypad, floods are dropped."""
+"""Keypad entry: codes end with '#', resident PINs are '# number # PIN #', '*' clears, wrong codes
+and PINs lock the keypad, floods are dropped."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.access.config import KeypadConfig
-from gateway.access.keypad import CodeSubmitted, KeypadEntry, KeypadLocked, KeyRejected
+from gateway.access.keypad import (
+    CodeSubmitted,
+    KeypadEntry,
+    KeypadLocked,
+    KeyRejected,
+    PinSubmitted,
+)
 
 
 class Clock:
@@ -106,7 +113,7 @@ def test_never_more_than_max_failures_without_a_lockout(
     for key in keys:
         clock.now += 0.5
         outcome = pad.press(key)
-        if isinstance(outcome, CodeSubmitted):
+        if isinstance(outcome, CodeSubmitted | PinSubmitted):
             assert pad.consecutive_failures < config.max_failures
             accepted = next(answers, False)
             locked = pad.record_result(accepted)
@@ -114,3 +121,39 @@ def test_never_more_than_max_failures_without_a_lockout(
             assert wrong_in_a_row < config.max_failures
         elif pad.locked:
             assert outcome == KeyRejected("locked") or key in "*#"
+
+
+def test_resident_number_and_pin_are_submitted_together_and_hidden() -> None:
+    clock = Clock()
+    pad = KeypadEntry(KeypadConfig(), clock)
+    [outcome] = _type(pad, clock, "#17#482916#")
+    assert outcome == PinSubmitted("17", "482916")
+    assert "482916" not in repr(outcome) and "17" in repr(outcome)
+    assert pad.counters["pin_submitted"] == 1
+    # the visitor-code form is unchanged after it
+    assert _type(pad, clock, "123456#") == [CodeSubmitted("123456")]
+
+
+def test_resident_entry_is_cleared_by_star_timeout_and_bad_lengths() -> None:
+    clock = Clock()
+    pad = KeypadEntry(KeypadConfig(entry_timeout_s=5, max_resident_number_length=4), clock)
+    assert _type(pad, clock, "#17#48*1234#") == [CodeSubmitted("1234")]  # '*' left PIN mode
+    assert _type(pad, clock, "##") == [KeyRejected("too_short")]  # no resident number
+    assert _type(pad, clock, "#17#123#") == [KeyRejected("too_short")]  # PIN too short
+    assert _type(pad, clock, "#12345") == [KeyRejected("overflow")]
+    assert _type(pad, clock, "#1#" + "1" * 13) == [KeyRejected("overflow")]
+    _type(pad, clock, "#17#4829")
+    clock.now += 6  # walked away mid-PIN: the half-typed PIN is not joined to new digits
+    assert _type(pad, clock, "16#") == [KeyRejected("too_short")]
+
+
+def test_wrong_pins_and_wrong_codes_share_the_lockout() -> None:
+    clock = Clock()
+    pad = KeypadEntry(KeypadConfig(max_failures=3), clock)
+    _type(pad, clock, "#17#000000#")
+    assert pad.record_result(False) is None
+    _type(pad, clock, "999999#")
+    assert pad.record_result(False) is None
+    _type(pad, clock, "#17#111111#")
+    assert isinstance(pad.record_result(False), KeypadLocked)
+    assert _type(pad, clock, "#17#482916#")[0] == KeyRejected("locked")

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gateway.store.schema_credentials import Card, FaceTemplate, Pin
-from gateway.store.schema_people import Consent
+from gateway.store.schema_events import AuditEntry
+from gateway.store.schema_people import Consent, Person
 from gateway.vision.factory import PipelineModels
 from gateway.vision.image_io import read_image
 from gateway.vision.pipeline import FacePipeline
@@ -28,6 +29,7 @@ OBAMA_720 = "face_recognition_examples/images/obama/examples__obama-720p.jpg"
 BIDEN = "face_recognition_examples/images/biden/examples__biden.jpg"
 COUPLE = "deepface_unit/images/couple.jpg"
 KEY_RE = re.compile(r'name="key" value="([^"]+)"')
+LIVE_VIDEO = "antispoof/frames_from_videos/live"
 
 
 def jpeg(image: np.ndarray) -> bytes:
@@ -93,6 +95,19 @@ def save(client: TestClient, person_id: int, page: str, confirm: bool = False) -
         f"/people/{person_id}/enrol/save", data=data, headers=HTML, follow_redirects=False
     )
     return response.status_code
+
+
+def review_key(page: str) -> str:
+    key = KEY_RE.search(page)
+    assert key, page[:500]
+    return key.group(1)
+
+
+def two_factor_of(page: PageHarness, person_id: int) -> tuple[bool, str | None]:
+    with page.store.sessions.reading() as session:
+        person = session.get(Person, person_id)
+        assert person is not None
+        return person.two_factor, person.two_factor_source
 
 
 def templates_of(page: PageHarness, person_id: int) -> int:
@@ -189,18 +204,75 @@ def test_duplicate_face_needs_confirmation(
     assert status == 200 and "obama" in page and 'id="confirm-duplicate"' in page
     assert save(client, second, page) == 400
     assert templates_of(enrol_page, second) == 0
-    assert save(client, second, page, confirm=True) == 303
+    assert two_factor_of(enrol_page, first) == two_factor_of(enrol_page, second) == (False, None)
+    confirmed = client.post(
+        f"/people/{second}/enrol/save",
+        data={"csrf_token": csrf(client, "/"), "key": review_key(page), "confirm_duplicate": "1"},
+        headers=HTML,
+    )
+    assert confirmed.status_code == 200  # the person page, after the redirect
+    assert "both now need" in confirmed.text or "两人现均需" in confirmed.text
     assert templates_of(enrol_page, second) == 1
+    # confusable: BOTH people now need a second credential, and it is audited
+    both = {two_factor_of(enrol_page, first), two_factor_of(enrol_page, second)}
+    assert both == {(True, "confusable")}
+    with enrol_page.store.sessions.reading() as session:
+        pairs = session.scalars(
+            select(AuditEntry.target).where(AuditEntry.action == "confusable_pair")
+        ).all()
+    assert len(pairs) == 1 and f"person:{first} person:{second}" in pairs[0]
     # a different person raises no warning
     third = person_with_card(client, "biden", "103", 1003)
     status, page = analyse(client, third, [("c.jpg", (faces_dir / BIDEN).read_bytes())])
     assert 'id="confirm-duplicate"' not in page
 
 
+def test_a_short_capture_from_the_door_camera_gives_several_templates(
+    enrol_page: PageHarness, client: TestClient, faces_dir: Path
+) -> None:
+    frames = [
+        LiveFrame(read_image(path))
+        for path in sorted((faces_dir / LIVE_VIDEO).glob("lestari15__real_*.jpg"))[:6]
+    ]
+    served = iter(frames)
+    enrol_page.deps.frame_provider = lambda: next(served, frames[-1])
+    person_id = person_with_card(client, "lestari", "105", 1005)
+    status, page = analyse(client, person_id, [], source="camera")
+    assert status == 200
+    assert "camera-5.jpg" in page and "camera-6.jpg" not in page  # five frames, then stop
+    assert page.count("✓") >= 3 and 'id="enrol-summary"' in page
+    assert save(client, person_id, page) == 303
+    assert templates_of(enrol_page, person_id) >= 3
+    shown = client.get(f"/people/{person_id}", headers=HTML).text
+    assert 'id="template-warning"' not in shown
+    listed = client.get("/people", headers=HTML).text
+    assert "too-few-templates" not in listed
+
+
+def test_fewer_than_three_good_templates_are_warned_about(
+    enrol_page: PageHarness, client: TestClient, faces_dir: Path
+) -> None:
+    person_id = person_with_card(client, "obama", "101", 1001)
+    _status, page = analyse(client, person_id, [("a.jpg", (faces_dir / OBAMA).read_bytes())])
+    assert '<p id="enrol-summary" class="warning">' in page  # 1 of the recommended 3
+    assert save(client, person_id, page) == 303
+    shown = client.get(f"/people/{person_id}", headers=HTML).text
+    count = re.search(r'id="good-template-count">(\d+)<', shown)
+    assert count and count.group(1) == "1" and 'id="template-warning"' in shown
+    assert "too-few-templates" in client.get("/people", headers=HTML).text
+    api = client.get(f"/api/v1/people/{person_id}", headers={"accept": "application/json"})
+    body = api.json()
+    assert (body["good_face_templates"], body["too_few_templates"]) == (1, True)
+    # a person without face consent or templates (card only) is not nagged
+    plain = person_with_card(client, "cardonly", "102", 1002)
+    assert 'id="template-warning"' not in client.get(f"/people/{plain}", headers=HTML).text
+
+
 def test_capture_from_the_door_camera(enrol_page: PageHarness, client: TestClient) -> None:
     person_id = person_with_card(client, "biden", "103", 1003)
     status, page = analyse(client, person_id, [], source="camera")
-    assert status == 200 and "camera.jpg" in page
+    assert status == 200 and "camera-1.jpg" in page
+    assert "camera-2.jpg" not in page  # a still camera gives one frame, not five copies
     assert save(client, person_id, page) == 303
     assert templates_of(enrol_page, person_id) == 1
     models = enrol_page.deps.models

@@ -24,7 +24,7 @@ def test_fresh_store_is_at_head_and_matches_the_models(
     store = open_store(store_config(empty_backend_url, key_file, tmp_path))
     try:
         assert store.migration.from_revision is None
-        assert store.migration.to_revision == head_revision() == "0002"
+        assert store.migration.to_revision == head_revision() == "0003"
         assert store.migration.backup is None  # nothing to back up in an empty database
         with store.engine.connect() as connection:
             diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -85,7 +85,10 @@ def test_upgrade_backs_up_first_and_keeps_data(
     raw.dispose()
     opened = open_store(store_config(backend_url, key_file, tmp_path))
     try:
-        assert (opened.migration.from_revision, opened.migration.to_revision) == ("0001", "0002")
+        assert (opened.migration.from_revision, opened.migration.to_revision) == (
+            "0001",
+            head_revision(),
+        )
         backup = opened.migration.backup
         assert backup is not None and backup.exists() and backup.parent == tmp_path / "backups"
         assert "rev-0001" in backup.name
@@ -101,7 +104,7 @@ def test_upgrade_backs_up_first_and_keeps_data(
     finally:
         opened.close()
     again = open_store(store_config(backend_url, key_file, tmp_path))
-    assert again.migration.backup is None and again.migration.from_revision == "0002"
+    assert again.migration.backup is None and again.migration.from_revision == head_revision()
     again.close()
 
 
@@ -111,7 +114,7 @@ def test_a_newer_schema_is_refused_naming_both_revisions(
     with store.sessions.writing() as session:
         session.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
     store.close()
-    with pytest.raises(SchemaTooNew, match=r"'0099_future'.*'0002'"):
+    with pytest.raises(SchemaTooNew, match=rf"'0099_future'.*'{head_revision()}'"):
         open_store(store_config(backend_url, key_file, tmp_path))
     assert not (tmp_path / "backups").exists()  # refused before any backup or change
 
