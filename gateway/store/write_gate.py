@@ -23,6 +23,8 @@ from enum import IntEnum
 
 from sqlalchemy.exc import SQLAlchemyError
 
+STAFF_PATIENCE = 4  # a staff writer waits this many busy timeouts for its turn
+
 
 class WriteLane(IntEnum):
     """Who is writing; a lower value goes first."""
@@ -56,10 +58,15 @@ class _Queue:
 
 
 class WriteGate:
-    """Grants the write turn to one thread at a time, by lane then arrival."""
+    """Grants the write turn to one thread at a time, by lane then arrival.
+
+    A door-lane writer waits at most `timeout_s` (the store's busy timeout), as it would for
+    SQLite's lock. A staff-lane writer waits `STAFF_PATIENCE` times longer: it yields to every
+    door writer, and those may each be waiting for another process's lock meanwhile."""
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
+        self.timeouts = {WriteLane.DOOR: timeout_s, WriteLane.STAFF: STAFF_PATIENCE * timeout_s}
         self._condition = threading.Condition()
         self._queue = _Queue()
         self._tickets = itertools.count()
@@ -80,7 +87,7 @@ class WriteGate:
         me = threading.get_ident()
         ticket = (int(lane), next(self._tickets))
         begin = time.monotonic()
-        deadline = begin + self.timeout_s
+        deadline = begin + self.timeouts[lane]
         stats = self.stats[lane]
         with self._condition:
             if self._queue.holder == me:
@@ -93,7 +100,7 @@ class WriteGate:
                         stats.timeouts += 1
                         raise WriteTurnTimeout(
                             f"database is locked: no write turn for the {lane.name.lower()} "
-                            f"lane within {self.timeout_s:.1f} s"
+                            f"lane within {self.timeouts[lane]:.1f} s"
                         )
                     self._condition.wait(remaining)
             except BaseException:
