@@ -44,28 +44,39 @@ def _flood(
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the gateway's self-signed certificate
     connections: dict[str, http.client.HTTPSConnection] = {}
+
+    def connect(source: str) -> http.client.HTTPSConnection:
+        connection = http.client.HTTPSConnection(
+            parts.hostname or "127.0.0.1",
+            parts.port,
+            timeout=60.0,
+            context=context,
+            source_address=(source, 0),
+        )
+        connections[source] = connection
+        return connection
+
     index = 0
     try:
         while not stop.is_set():
             source = sources[index % len(sources)]
             index += 1
-            connection = connections.get(source)
-            if connection is None:
-                connection = http.client.HTTPSConnection(
-                    parts.hostname or "127.0.0.1",
-                    parts.port,
-                    timeout=60.0,
-                    context=context,
-                    source_address=(source, 0),
-                )
-                connections[source] = connection
             guess = {"username": f"guess-{secrets.token_hex(4)}", "password": "Wrong-Guess-123"}
+            body = json.dumps(guess).encode()
+            reused = source in connections
             try:
-                outcome = _post(connection, json.dumps(guess).encode())
+                try:
+                    outcome = _post(connections.get(source) or connect(source), body)
+                except (OSError, http.client.HTTPException):
+                    if not reused:
+                        raise
+                    connections.pop(source).close()  # idle keep-alive closed by the server
+                    outcome = _post(connect(source), body)
             except (OSError, http.client.HTTPException) as error:
                 outcome = type(error).__name__
-                connection.close()
-                connections.pop(source, None)
+                dropped = connections.pop(source, None)
+                if dropped is not None:
+                    dropped.close()
             with lock:
                 counts[outcome] += 1
     finally:

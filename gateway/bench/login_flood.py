@@ -205,7 +205,12 @@ def add_card_resident(config: GatewayConfig) -> int:
 
 
 def measure(
-    models: Path | None, swipes: int, threads: int, sources: int, workdir: Path
+    models: Path | None,
+    swipes: int,
+    threads: int,
+    sources: int,
+    workdir: Path,
+    warmup_s: float = 2.0,
 ) -> dict[str, Any]:
     from firmware_bridge.backends.sim import SimDoorIO
     from firmware_bridge.wiegand import encode_card
@@ -236,6 +241,7 @@ def measure(
                 swipes=swipes,
                 threads=threads,
                 sources=sources,
+                warmup_s=warmup_s,
             )
         finally:
             server.stop()
@@ -255,6 +261,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--swipes", type=int, default=10, help="card swipes per phase")
     parser.add_argument("--threads", type=int, default=8, help="flood client threads")
     parser.add_argument("--sources", type=int, default=64, help="LAN addresses of the flood")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of flood before the first swipe"
+    )
     parser.add_argument("--models", type=Path, help="models folder (default: config default)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.set_defaults(func=_run)
@@ -262,7 +271,9 @@ def register(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="menwei-bench-") as tmp:
-        report = measure(args.models, args.swipes, args.threads, args.sources, Path(tmp))
+        report = measure(
+            args.models, args.swipes, args.threads, args.sources, Path(tmp), args.warmup
+        )
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
