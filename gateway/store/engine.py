@@ -133,10 +133,16 @@ class StoreLanes:
 
 
 def open_lanes(config: StoreConfig, door_engine: Engine) -> StoreLanes:
-    """Both lanes; the door's uses `door_engine` (the one the store was migrated with)."""
-    staff_engine = make_engine(
-        config, pool={"pool_size": STAFF_POOL_SIZE, "max_overflow": STAFF_POOL_OVERFLOW}
-    )
+    """Both lanes; the door's uses `door_engine` (the one the store was migrated with).
+
+    An in-memory SQLite database exists once per engine, so there both lanes share it."""
+    database = door_engine.url.database
+    if is_sqlite(door_engine.url) and (not database or database == ":memory:"):
+        staff_engine = door_engine
+    else:
+        staff_engine = make_engine(
+            config, pool={"pool_size": STAFF_POOL_SIZE, "max_overflow": STAFF_POOL_OVERFLOW}
+        )
     gate = WriteGate(config.busy_timeout_ms / 1000) if is_sqlite(door_engine.url) else None
     return StoreLanes(
         door=Sessions(door_engine, gate, WriteLane.DOOR),
