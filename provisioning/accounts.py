@@ -1,4 +1,4 @@
-"""Staff accounts, their sessions and the login throttle: the page's own small tables.
+"""Staff accounts and their sessions: the page's own small tables.
 
 They live in the store's database but under their own SQLAlchemy metadata, created at app start
 (`create_tables`); the store's Alembic migrations do not know them. Passwords are Argon2id hashes.
@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, func, select
+from sqlalchemy import Boolean, ForeignKey, MetaData, String, func, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from gateway.store.base import UTCDateTime, enum_column
@@ -55,25 +55,20 @@ class StaffSession(AccountBase):
     source_address: Mapped[str | None] = mapped_column(String(64))
 
 
-class LoginThrottle(AccountBase):
-    """Failed logins per account name (existing or not, so lockout reveals nothing)."""
-
-    __tablename__ = "prov_login_throttle"
-
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
+RETIRED_THROTTLE_TABLE = "prov_login_throttle"
 PASSWORDS = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when the account does not exist, so a login takes the same time either way.
 DUMMY_HASH = PASSWORDS.hash("menwei-no-such-account")
 
 
 def create_tables(sessions: Sessions) -> None:
-    """Create the page's tables if missing, under the write lock (the door may be writing)."""
+    """Create the page's tables if missing, under the write lock (the door may be writing).
+
+    The login throttle once lived in a table that grew with every invented account name; it is
+    kept in bounded memory now (provisioning.login_throttle) and the old table is dropped."""
     with sessions.writing() as session:
         AccountBase.metadata.create_all(session.connection(), checkfirst=True)
+        session.execute(text(f"DROP TABLE IF EXISTS {RETIRED_THROTTLE_TABLE}"))
 
 
 def digest(token: str) -> str:
@@ -91,11 +86,12 @@ def find_account(session: Session, username: str) -> StaffAccount | None:
 
 
 def add_account(
-    session: Session, username: str, password: str, role: StaffRole, at: datetime
+    session: Session, username: str, password_hash: str, role: StaffRole, at: datetime
 ) -> StaffAccount:
+    """Add an account; hash its password with `hash_password` before the transaction."""
     account = StaffAccount(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role=role,
         active=True,
         created_at=at,

@@ -1,9 +1,13 @@
 """Login, lockout, sessions and the first-start setup token.
 
-Login always verifies one Argon2id hash (the account's or a dummy), so it takes the same time
-whether the account exists or not; failures are counted per account name, existing or not, and
-lock that name for a while. Sessions are random tokens (only their digest is stored) with an
-idle timeout and an absolute lifetime; each carries its CSRF token.
+An admitted login verifies one Argon2id hash (the account's or a dummy), so it takes the same
+time whether the account exists or not. The hash runs outside any store transaction, one at a
+time and within a rate budget (`HashBudget`); failures are counted in memory per source and per
+(source, name) (`LoginThrottle`), so a flood of bad logins neither writes to the store nor locks
+the real admin out from another source. Only a successful login (its session row) and a lockout
+(its audit row) write, through the staff page's lane of the store. Sessions are random tokens
+(only their digest is stored) with an idle timeout and an absolute lifetime; each carries its
+CSRF token.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from sqlalchemy.orm import Session
 from gateway.store.alerts_audit import append_audit
 from gateway.store.engine import Sessions
 from provisioning.accounts import (
-    LoginThrottle,
     StaffAccount,
     StaffSession,
     account_count,
@@ -27,8 +30,11 @@ from provisioning.accounts import (
     verify_password,
 )
 from provisioning.config import ProvisioningConfig
+from provisioning.login_throttle import HashBudget, LoginThrottle, source_key
 
 TOUCH_AFTER = timedelta(seconds=30)
+# Seconds of password hashing allowed in a burst before the CPU share applies (HashBudget).
+HASH_BURST_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,12 @@ class Principal:
 @dataclass(frozen=True)
 class LoginResult:
     token: str | None
-    error: str | None  # message key: bad_credentials, locked
+    error: str | None  # message key: bad_credentials, locked, login_busy
+
+    @property
+    def http_status(self) -> int:
+        """401 for wrong credentials; 429 when throttled (no password was checked)."""
+        return 429 if self.error in ("locked", "login_busy") else 401
 
 
 class SetupToken:
@@ -80,6 +91,12 @@ class Authenticator:
     def __init__(self, sessions: Sessions, settings: ProvisioningConfig) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.throttle = LoginThrottle(
+            per_name=settings.lockout_failures,
+            per_source=settings.lockout_source_failures,
+            lockout=timedelta(minutes=settings.lockout_minutes),
+        )
+        self.hashes = HashBudget(settings.login_cpu_share, HASH_BURST_S)
 
     def has_accounts(self) -> bool:
         with self.sessions.reading() as session:
@@ -87,18 +104,28 @@ class Authenticator:
 
     def login(self, username: str, password: str, at: datetime, source: str | None) -> LoginResult:
         username = username.strip()[:64]
-        with self.sessions.writing() as session:
-            throttle = session.get(LoginThrottle, username)
-            account = find_account(session, username)
-            ok = verify_password(account, password)  # always one hash check
-            if throttle is not None and throttle.locked_until and throttle.locked_until > at:
-                return LoginResult(None, "locked")
-            if not ok or account is None:
-                if self._count_failure(session, throttle, username, at):
+        where = source_key(source)
+        if not self.throttle.admit(where, username, at):
+            return LoginResult(None, "locked")
+        if not self.hashes.take(where, at):
+            self.throttle.cancel(where, username)
+            return LoginResult(None, "login_busy")
+        try:
+            with self.sessions.reading() as session:
+                account = find_account(session, username)
+            with self.hashes.hashing():
+                ok = verify_password(account, password)  # always one hash check
+        except BaseException:
+            self.throttle.cancel(where, username)
+            raise
+        locked = self.throttle.settle(where, username, at, ok=ok)
+        if not ok or account is None:
+            if locked:
+                with self.sessions.writing() as session:
                     self._audit(session, username, "login_locked", at, source)
-                return LoginResult(None, "bad_credentials")
-            if throttle is not None:
-                session.delete(throttle)
+            return LoginResult(None, "bad_credentials")
+        self.hashes.trust(where, at)
+        with self.sessions.writing() as session:
             self._audit(session, username, "login", at, source)
             return LoginResult(self._open_session(session, account, at, source), None)
 
@@ -115,20 +142,6 @@ class Authenticator:
             occurred_at=at,
             source_address=source,
         )
-
-    def _count_failure(
-        self, session: Session, throttle: LoginThrottle | None, username: str, at: datetime
-    ) -> bool:
-        """Count one failure; True when it locked the name."""
-        if throttle is None:
-            throttle = LoginThrottle(username=username, failures=0)
-            session.add(throttle)
-        throttle.failures = (throttle.failures or 0) + 1
-        if throttle.failures >= self.settings.lockout_failures:
-            throttle.locked_until = at + timedelta(minutes=self.settings.lockout_minutes)
-            throttle.failures = 0
-            return True
-        return False
 
     def _open_session(
         self, session: Session, account: StaffAccount, at: datetime, source: str | None

@@ -42,10 +42,30 @@ class ProvisioningConfig(BaseModel):
         12, ge=1, le=168, description="Absolute session lifetime, however active."
     )
     lockout_failures: int = Field(
-        5, ge=1, le=100, description="Failed logins in a row that lock the account name."
+        5,
+        ge=1,
+        le=100,
+        description="Failed logins for one account name from one source (IPv4 address or "
+        "IPv6 /64) that lock that name for that source; other sources can still sign in.",
+    )
+    lockout_source_failures: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Failed logins from one source, whatever the account names, that lock "
+        "that source out of every login.",
     )
     lockout_minutes: int = Field(
-        15, ge=1, le=24 * 60, description="How long a locked account name stays locked."
+        15, ge=1, le=24 * 60, description="How long a locked name or source stays locked."
+    )
+    login_cpu_share: float = Field(
+        0.25,
+        gt=0.0,
+        le=1.0,
+        description="Largest share of the time the login password checks may take together "
+        "(they run one at a time); beyond it, after a burst, logins are refused at once as "
+        "busy (HTTP 429), so a login flood cannot take the CPU from the door. A source that "
+        "signed in successfully before is not held to it.",
     )
     max_upload_bytes: int = Field(
         8 * 1024 * 1024,

@@ -3,7 +3,8 @@
 `ProvisioningDeps` is built once by whoever mounts the page (`menwei run`, the tests) and handed
 to `create_app`. The gateway's live state reaches the page only through the two callables:
 `status_provider` (door state, health checks) and `frame_provider` (the latest camera frame and
-the faces the vision loop drew on it).
+the faces the vision loop drew on it). The store is used through its staff lane
+(`Store.for_staff_page`), so nothing the page does can starve the door's writes.
 """
 
 from __future__ import annotations
@@ -104,3 +105,8 @@ class ProvisioningDeps:
     # the running service reloads its resident gallery.
     people_changed: Callable[[], None] = _nothing
     announce: Callable[[str], None] = field(default=logging.getLogger("menwei.setup").warning)
+
+    def __post_init__(self) -> None:
+        # Whoever builds the deps, the page reads and writes through the store's staff lane:
+        # its own small pool, and a write turn only when no door decision is waiting.
+        self.store = self.store.for_staff_page()

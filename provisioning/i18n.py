@@ -31,8 +31,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "setup_done": ("Administrator created; please log in.", "管理员已创建，请登录。"),
     "bad_credentials": ("Wrong account name or password.", "账号或密码错误。"),
     "locked": (
-        "Too many failed logins: this account is locked for a while.",
-        "登录失败次数过多，该账号暂时锁定。",
+        "Too many failed logins from this device: logging in is paused here for a while.",
+        "此设备登录失败次数过多，暂时无法从此处登录。",
+    ),
+    "login_busy": (
+        "Too many logins are being tried right now: please try again in a moment.",
+        "当前登录尝试过多，请稍后再试。",
     ),
     "bad_setup_token": ("The setup token is wrong or already used.", "初始化令牌错误或已使用。"),
     "password_too_short": ("The password is too short.", "密码太短。"),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from provisioning.accounts import (
     StaffAccount,
@@ -58,13 +58,18 @@ def change_own_password(
     problem = password_problem(password, user.username, context.deps.settings.min_password_length)
     if password != password_again:
         problem = "passwords_differ"
-    with context.deps.store.sessions.writing() as session:
+    # Argon2 runs outside any transaction: a write held across a hash would hold up the door.
+    with context.deps.store.sessions.reading() as session:
         account = session.get(StaffAccount, user.account_id)
-        if account is None or not verify_password(account, current):
-            problem = "bad_credentials"
-        if problem is not None or account is None:
-            return account_page(request, context, {"errors": [t(problem or "error")]}, 400)
-        account.password_hash = hash_password(password)
+    if account is None or not verify_password(account, current):
+        problem = "bad_credentials"
+    if problem is not None or account is None:
+        return account_page(request, context, {"errors": [t(problem or "error")]}, 400)
+    new_hash = hash_password(password)
+    with context.deps.store.sessions.writing() as session:
+        session.execute(
+            update(StaffAccount).where(StaffAccount.id == account.id).values(password_hash=new_hash)
+        )
         session.execute(
             delete(StaffSession).where(
                 StaffSession.account_id == account.id,
@@ -81,16 +86,20 @@ def change_own_password(
 def reset_password(
     request: Request, context: Context, user: CurrentUser, account_id: RowId, password: Password
 ) -> Response:
-    with context.deps.store.sessions.writing() as session:
+    with context.deps.store.sessions.reading() as session:
         account = session.get(StaffAccount, account_id)
-        if account is None:
-            raise HTTPException(404, "not_found")
-        problem = password_problem(
-            password, account.username, context.deps.settings.min_password_length
+    if account is None:
+        raise HTTPException(404, "not_found")
+    problem = password_problem(
+        password, account.username, context.deps.settings.min_password_length
+    )
+    if problem is not None:
+        return accounts_page(request, context, {"errors": [translator(request)(problem)]}, 400)
+    new_hash = hash_password(password)  # outside the transaction, like every Argon2 run
+    with context.deps.store.sessions.writing() as session:
+        session.execute(
+            update(StaffAccount).where(StaffAccount.id == account_id).values(password_hash=new_hash)
         )
-        if problem is not None:
-            return accounts_page(request, context, {"errors": [translator(request)(problem)]}, 400)
-        account.password_hash = hash_password(password)
         context.auth.end_sessions_of(session, account_id)
         audit(session, request, user, "reset_password", f"account:{account_id}")
     return RedirectResponse("/accounts", status_code=303)

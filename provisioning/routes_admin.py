@@ -15,6 +15,7 @@ from provisioning.accounts import (
     StaffRole,
     add_account,
     find_account,
+    hash_password,
     password_problem,
 )
 from provisioning.config import ProvisioningConfig
@@ -137,10 +138,11 @@ def accounts_create(
     problem = password_problem(password, username, context.deps.settings.min_password_length)
     if problem is not None:
         return accounts_page(request, context, {"errors": [t(problem)]}, 400)
+    password_hash = hash_password(password)  # before the transaction: never hash under a lock
     with context.deps.store.sessions.writing() as session:
         if find_account(session, username) is not None:
             return accounts_page(request, context, {"errors": [t("account_exists")]}, 400)
-        account = add_account(session, username, password, role, context.deps.clock())
+        account = add_account(session, username, password_hash, role, context.deps.clock())
         audit(session, request, user, "create_account", f"account:{account.id}:{role.value}")
     return RedirectResponse("/accounts", status_code=303)
 

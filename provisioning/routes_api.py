@@ -86,7 +86,7 @@ def api_login(request: Request, context: Context, body: Credentials) -> Response
         body.username, body.password, context.deps.clock(), client_address(request)
     )
     if result.token is None:
-        raise HTTPException(401, result.error or "bad_credentials")
+        raise HTTPException(result.http_status, result.error or "bad_credentials")
     principal = context.auth.resolve(result.token, context.deps.clock())
     assert principal is not None
     response = JSONResponse({"csrf_token": principal.csrf_token, "role": principal.role})

@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from provisioning.accounts import StaffRole, account_count, add_account, password_problem
+from provisioning.accounts import (
+    StaffRole,
+    account_count,
+    add_account,
+    hash_password,
+    password_problem,
+)
 from provisioning.web import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -72,10 +78,13 @@ def setup_submit(
         problem = "bad_setup_token"
     if problem is not None:
         return render(request, "setup.html", {"error": problem}, 400)
+    password_hash = hash_password(password)  # before the transaction: never hash under a lock
     with context.deps.store.sessions.writing() as session:
         if account_count(session) > 0 or not context.setup_token.consume(token.strip()):
             return render(request, "setup.html", {"error": "bad_setup_token"}, 400)
-        account = add_account(session, username, password, StaffRole.ADMIN, context.deps.clock())
+        account = add_account(
+            session, username, password_hash, StaffRole.ADMIN, context.deps.clock()
+        )
         audit(session, request, username, "create_first_admin", f"account:{account.id}")
     return RedirectResponse("/login?msg=setup_done", status_code=303)
 
@@ -98,7 +107,7 @@ def login_submit(
     result = context.auth.login(username, password, context.deps.clock(), client_address(request))
     if result.token is None:
         page = {"error": result.error, "next": _safe_next(next), "msg": ""}
-        return render(request, "login.html", page, 401)
+        return render(request, "login.html", page, result.http_status)
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, result.token, context.deps.settings.session_max_hours * 3600)
     return response

@@ -103,6 +103,8 @@ def stage_latencies(
     pipeline: FacePipeline, frames: list[BGRImage], gallery: Gallery
 ) -> dict[str, Any]:
     """Per-stage p50/p95 on single-face frames, the whole per-face pipeline, and search."""
+    # keep every sample of this run (the timer keeps only the latest few in service)
+    pipeline.timer.keep = max(pipeline.timer.keep, 4 * len(frames))
     pipeline.timer.samples.clear()
     totals: list[float] = []
     embeddings: list[Vector] = []

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "gateway.eval.cli",
     "gateway.bench.cli",
     "gateway.bench.access_latency",
+    "gateway.bench.login_flood",
     "firmware_bridge.cli",
     "gateway.runtime.cli",
     "gateway.access.people_cli",

@@ -2,7 +2,10 @@
 
 Fills a fresh SQLite store with N pending access events (default 100,000: the back-pressure
 bound), starts a throw-away mosquitto (TLS, password, ACL) and a StationLink, and times until
-every row is PUBACKed and marked delivered. Optionally a station subscriber receives everything.
+every row is PUBACKed and marked delivered. Optionally a station subscriber receives everything,
+and other write transactions (`WriteLoad`, see gateway.station.bench_writers) compete for the
+store's write lock while it drains; their rate achieved and their slowest commit are reported
+beside the drain rate (issue 12 item 9).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from gateway.station.bench_writers import WriteLoad, WriterResult, competing_writer
 from gateway.station.config import StationConfig
 from gateway.station.link import StationLink
 from gateway.station.local_broker import LocalBroker
@@ -40,6 +44,7 @@ class BenchResult:
     fill_s: float
     drain_s: float
     received: int | None
+    writers: WriterResult | None = None
 
     @property
     def events_per_s(self) -> float:
@@ -91,7 +96,10 @@ def _fill(folder: Path, events: int) -> tuple[Store, int, float]:
     return store, door_id, time.monotonic() - begin
 
 
-def run_bench(events: int, window: int = 100, subscribe: bool = False) -> BenchResult:
+def run_bench(
+    events: int, window: int = 100, subscribe: bool = False, load: WriteLoad | None = None
+) -> BenchResult:
+    writers: WriterResult | None = None
     with tempfile.TemporaryDirectory(prefix="menwei-bench-") as tmp:
         folder = Path(tmp)
         store, door_id, fill_s = _fill(folder, events)
@@ -125,13 +133,18 @@ def run_bench(events: int, window: int = 100, subscribe: bool = False) -> BenchR
             link = StationLink(
                 config, store, site_id=SITE, gateway_id=GATEWAY, door_id=door_id, model_id="bench"
             )
+            writer = None if load is None else competing_writer(store, folder / "bench.db", load)
             begin = time.monotonic()
             link.start()
             try:
+                if writer is not None:
+                    writer.start()
                 while link.drain.delivered_up_to < events:
                     time.sleep(0.01)
                 drain_s = time.monotonic() - begin
             finally:
+                if writer is not None:
+                    writers = writer.stop()
                 link.stop()
             received = None
             if station is not None:  # everything the gateway sent reaches the station too
@@ -144,4 +157,4 @@ def run_bench(events: int, window: int = 100, subscribe: bool = False) -> BenchR
                 station.stop()
             broker.stop()
             store.close()
-    return BenchResult(events, fill_s, drain_s, received)
+    return BenchResult(events, fill_s, drain_s, received, writers)

@@ -186,13 +186,23 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from gateway.station.bench import run_bench
+    from gateway.station.bench_writers import WriteLoad
 
-    result = run_bench(args.events, args.window, args.subscribe)
+    load = None
+    if args.writes_per_s > 0:
+        load = WriteLoad(args.writes_per_s, args.write_hold_ms / 1000, args.writer_process)
+    result = run_bench(args.events, args.window, args.subscribe, load)
     print(f"filled {result.events} pending events in {result.fill_s:.1f} s")
     print(
         f"drained {result.events} events in {result.drain_s:.1f} s: "
         f"{result.events_per_s:.0f} events/s (QoS 1, TLS, PUBACK before marking delivered)"
     )
+    if result.writers is not None:
+        writers = result.writers
+        print(
+            f"meanwhile {writers.transactions} other write transactions ({writers.per_s:.0f}/s), "
+            f"slowest {writers.slowest_s * 1000:.0f} ms, {writers.failures} failed"
+        )
     if result.received is not None:
         print(f"station subscriber received {result.received} messages")
     return 0 if result.events_per_s >= args.target else 1
@@ -243,4 +253,13 @@ def register(subparsers: Any) -> None:
     bench.add_argument("--window", type=int, default=100, help="QoS 1 messages in flight")
     bench.add_argument("--subscribe", action="store_true", help="also run a station subscriber")
     bench.add_argument("--target", type=float, default=500.0, help="events/s to pass")
+    bench.add_argument(
+        "--writes-per-s", type=float, default=0.0, help="other write transactions meanwhile"
+    )
+    bench.add_argument(
+        "--write-hold-ms", type=float, default=0.0, help="how long each holds the write lock"
+    )
+    bench.add_argument(
+        "--writer-process", action="store_true", help="write from another process (sqlite3)"
+    )
     bench.set_defaults(func=_bench)

@@ -8,6 +8,11 @@ watermark), so a crash re-sends from the first unacknowledged row: duplicates ca
 nothing is lost. A PUBACK with an MQTT 5 failure code (e.g. 0x87 Not authorized by the broker's
 ACL) is reported in `last_error` and the rows are retried after a pause. Replay requests re-send a
 sequence range (delivered or not) with `replayed: true`, through the same window.
+
+The watermark is written in batches: at most every MARK_EVERY_S, after the window was refilled,
+so publishing never waits for the store's write lock and other writers cost the drain one
+short transaction per batch instead of one per PUBACK round (a crash re-sends at most the last
+batch, with the same ids). A mark that cannot get the lock is retried at the next batch.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.station.config import StationConfig
 from gateway.station.envelope import OutgoingMessage, build_message
@@ -33,6 +40,7 @@ Publish = Callable[[str, bytes, int, bool], int | None]
 CONTROL = -1  # owner of a mid published for the link itself (availability, status, telemetry)
 FAILURE_PAUSE_S = 5.0
 HOUSEKEEPING_EVERY_S = 60.0
+MARK_EVERY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,8 @@ class OutboxDrain:
         self._replay_rows: list[OutgoingMessage] = []
         self._replay_cursor: tuple[ReplayRequest, int] | None = None
         self._next_housekeeping = 0.0
+        self._next_mark = 0.0
+        self.mark_failures = 0
         self._thread: threading.Thread | None = None
 
     # --- called from other threads -------------------------------------------------------
@@ -140,7 +150,7 @@ class OutboxDrain:
         if self._thread is not None:
             self._thread.join(timeout)
         self._process_acks()
-        self._mark_watermark()
+        self._mark_watermark(force=True)
 
     # --- the drain thread ---------------------------------------------------------------
     def _run(self) -> None:
@@ -156,15 +166,14 @@ class OutboxDrain:
 
     def _step(self) -> None:
         self._process_acks()
+        if self._connected and time.monotonic() >= self._paused_until:
+            if self._retry_from is not None and not self._inflight:
+                self._last_sent = self._retry_from - 1
+                self._retry_from = None
+            if self._retry_from is None:
+                self._fill_window()
         self._mark_watermark()
         self._housekeeping()
-        if not self._connected or time.monotonic() < self._paused_until:
-            return
-        if self._retry_from is not None and not self._inflight:
-            self._last_sent = self._retry_from - 1
-            self._retry_from = None
-        if self._retry_from is None:
-            self._fill_window()
 
     def _window_free(self) -> int:
         return self.window - len(self._inflight)
@@ -277,14 +286,21 @@ class OutboxDrain:
             pending.append(self._retry_from)
         return min(pending) - 1 if pending else self._last_sent
 
-    def _mark_watermark(self) -> None:
+    def _mark_watermark(self, force: bool = False) -> None:
+        """Write the watermark if it moved and the batch is due (or `force`)."""
         watermark = self._watermark()
-        if watermark <= self._marked:
+        if watermark <= self._marked or (not force and time.monotonic() < self._next_mark):
             return
-        with self.store.sessions.writing() as session:
-            self.counters.marked_delivered += mark_delivered(
-                session, self.gateway_id, watermark, self.now()
-            )
+        self._next_mark = time.monotonic() + MARK_EVERY_S
+        try:
+            with self.store.sessions.writing() as session:
+                self.counters.marked_delivered += mark_delivered(
+                    session, self.gateway_id, watermark, self.now()
+                )
+        except SQLAlchemyError as error:  # the rows stay acknowledged in memory: next batch
+            self.mark_failures += 1
+            LOG.warning("could not mark rows up to %d delivered yet: %s", watermark, error)
+            return
         self._marked = watermark
 
     def _housekeeping(self) -> None:
