@@ -104,15 +104,15 @@ def test_nonce_cache_refuses_replays_across_restarts(tmp_path: Path) -> None:
     path = tmp_path / "nonces.db"
     cache = NonceCache(path, 100, timedelta(seconds=30))
     expires = T0 + timedelta(seconds=60)
-    assert cache.claim("a" * 32, "id-1", expires, T0) == "fresh"
-    assert cache.claim("a" * 32, "id-2", expires, T0) == "replayed"
-    assert cache.claim("b" * 32, "id-1", expires, T0) == "replayed"  # same command id
+    assert cache.claim("a" * 32, "id-1", expires, T0).status == "fresh"
+    assert cache.claim("a" * 32, "id-2", expires, T0).status == "seen"
+    assert cache.claim("b" * 32, "id-1", expires, T0).status == "seen"  # same command id
     cache.close()
     reopened = NonceCache(path, 100, timedelta(seconds=30))
-    assert reopened.claim("a" * 32, "id-1", expires, T0 + timedelta(seconds=10)) == "replayed"
+    assert reopened.claim("a" * 32, "id-1", expires, T0 + timedelta(seconds=10)).status == "seen"
     # forgotten only after expiry + skew, when verify_command refuses it as expired anyway
     later = T0 + timedelta(seconds=91)
-    assert reopened.claim("a" * 32, "id-1", later + timedelta(seconds=60), later) == "fresh"
+    assert reopened.claim("a" * 32, "id-1", later + timedelta(seconds=60), later).status == "fresh"
     reopened.close()
 
 
@@ -120,13 +120,13 @@ def test_a_full_nonce_cache_refuses_instead_of_evicting(tmp_path: Path) -> None:
     cache = NonceCache(tmp_path / "n.db", 100, timedelta(0))
     expires = T0 + timedelta(seconds=60)
     for index in range(100):
-        assert cache.claim(f"{index:032x}", f"id-{index}", expires, T0) == "fresh"
-    assert cache.claim("f" * 32, "id-new", expires, T0) == "full"
-    assert cache.claim(f"{0:032x}", "id-0", expires, T0) == "replayed"  # still remembered
+        assert cache.claim(f"{index:032x}", f"id-{index}", expires, T0).status == "fresh"
+    assert cache.claim("f" * 32, "id-new", expires, T0).status == "full"
+    assert cache.claim(f"{0:032x}", "id-0", expires, T0).status == "seen"  # still remembered
     assert (
         cache.claim(
             "f" * 32, "id-new", expires + timedelta(seconds=61), expires + timedelta(seconds=1)
-        )
+        ).status
         == "fresh"
     )
     cache.close()
