@@ -301,6 +301,7 @@ class StationLink:
         name = self.topics.command_name(message.topic) or message.topic.rsplit("/", 1)[-1]
         size = len(message.payload)
         keep = size <= self._expect.size_limit(name)  # an oversized payload is never held
+        LOG.debug("received %s mid %d dup %s qos %d", name, message.mid, message.dup, message.qos)
         self.inbox.put(
             IncomingCommand(
                 topic=name,
@@ -348,6 +349,7 @@ class StationLink:
         the broker re-delivers it with the same packet id: that copy is acknowledged instead."""
         if item.qos == 0 or item.generation != self._generation:
             return
+        LOG.debug("ack %d (generation %d)", item.mid, item.generation)
         rc = self.client.ack(item.mid, item.qos)
         if rc != mqtt.MQTT_ERR_SUCCESS:
             LOG.warning("command ack %d not sent: %s", item.mid, mqtt.error_string(rc))
