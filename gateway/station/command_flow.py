@@ -56,7 +56,7 @@ class FlowCounters:
 
 
 @dataclass(frozen=True)
-class Received:
+class CommandMessage:
     """What the flow needs of one MQTT message."""
 
     name: str  # the topic's command name
@@ -101,7 +101,7 @@ class CommandFlow:
         self.nonces: NonceCache | None = None
         self.counters = FlowCounters()
 
-    def answer(self, message: Received) -> CommandResult | None:
+    def answer(self, message: CommandMessage) -> CommandResult | None:
         """Decide and commit this message's result; None when no new result was written."""
         now = self.now()
         if message.payload is None:
@@ -159,7 +159,7 @@ class CommandFlow:
 
     def _seen_again(
         self,
-        message: Received,
+        message: CommandMessage,
         command_id: str,
         first: dict[str, Any] | None,
         claimed_at: float | None,

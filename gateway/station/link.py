@@ -27,7 +27,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.station.command_flow import CommandFlow, Received
+from gateway.station.command_flow import CommandFlow, CommandMessage
 from gateway.station.commands import CommandHandlers, StationCallbacks
 from gateway.station.config import StationConfig
 from gateway.station.drain import OutboxDrain
@@ -326,7 +326,7 @@ class StationLink:
                     answered = True
                 else:
                     self.flow.answer(
-                        Received(
+                        CommandMessage(
                             item.topic,
                             item.payload,
                             item.size,
