@@ -10,7 +10,8 @@ message unacknowledged and the broker re-delivers it (DUP set) when the gateway 
   exists, so the re-delivery is answered `replayed` ("did not run again") — its only result;
 * crash after the result row, before the ack: the ledger (or, in the short window before the
   ledger was updated, the outbox itself) shows the result was committed, so the re-delivery is
-  acknowledged without a second result.
+  acknowledged without a second result. A signed command refused before its nonce was claimed
+  (expired, wrong target, ...) is looked up in the outbox the same way when it comes back.
 
 A new message carrying a nonce already seen (a replay, not a re-delivery) is answered `replayed`,
 with the first result's summary in `data.first_result`. Refusals before the signature verified
@@ -123,6 +124,8 @@ class CommandFlow:
                 now=now,
             )
         if isinstance(checked, Refusal):
+            if message.dup and checked.authenticated and self._answered_before(checked, now):
+                return None  # a signed command refused before the crash: refused once only
             return self._refuse(message.name, checked, now)
         assert self.nonces is not None, "the link opens the nonce cache before any command"
         try:
@@ -183,6 +186,13 @@ class CommandFlow:
         self._commit(message.name, command_id, result, now)
         self._remember(command_id, _summary(result))
         return result
+
+    def _answered_before(self, refusal: Refusal, now: datetime) -> bool:
+        if refusal.command_id is None:
+            return False
+        since = now - self.expect.max_lifetime - self.expect.clock_skew
+        with self.store.sessions.reading() as session:
+            return command_result_committed(session, self.gateway_id, refusal.command_id, since)
 
     def _remember(self, command_id: str, summary: dict[str, Any]) -> None:
         assert self.nonces is not None
