@@ -47,7 +47,7 @@ def test_signed_open_releases_the_door_and_an_expired_one_does_not(
         gateway=GATEWAY,
         name="open",
         args={},
-        issued_by="station-operator",
+        issued_by="station:operator",
         now=datetime.now(UTC) - timedelta(minutes=5),
         lifetime=timedelta(seconds=30),
     )  # expired before it was sent
@@ -64,7 +64,7 @@ def test_signed_open_releases_the_door_and_an_expired_one_does_not(
     assert not any(d.method is Method.REMOTE for d in running.decisions)
 
     station.send_command(
-        key, site=SITE, gateway=GATEWAY, name="open", args={}, issued_by="station-operator"
+        key, site=SITE, gateway=GATEWAY, name="open", args={}, issued_by="station:operator"
     )
     assert running.wait_for(
         lambda: any(d.method is Method.REMOTE and d.granted for d in running.decisions), timeout=30
