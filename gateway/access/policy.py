@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.access.second_factor import SecondFactorWaits
+from gateway.station.requester import Requester
 from gateway.store.base import Method, Verdict
 from gateway.store.credentials import find_card, pin_hash_of
 from gateway.store.events import record_access_event
@@ -290,19 +291,24 @@ class AccessPolicy:
 
         return self._decide(Method.CODE, judge)
 
-    def remote(self, command_id: str, requested_by: str, expires_at: datetime) -> AccessDecision:
+    def remote(
+        self, command_id: str, requested_by: Requester, expires_at: datetime
+    ) -> AccessDecision:
         """A signed, verified remote open from the station link (the link checked signature,
-        nonce and expiry). Expiry is checked again here; when the requester is a resident (their
-        external id), they must be allowed through this door now, like any other credential."""
+        nonce and expiry, and parsed the requester strictly). Expiry is checked again here. The
+        station itself opens as `station_open`; a resident must exist and be allowed through
+        this door now (active, valid dates, schedule), like any other credential of theirs."""
 
         def judge(session: Session, at: datetime) -> _Attempt:
             if at >= expires_at:
                 return _Attempt(Method.REMOTE, False, "expired")
+            if not requested_by.is_resident:
+                return _Attempt(Method.REMOTE, True, "station_open")
             person_id = session.scalars(
-                select(Person.id).where(Person.external_id == requested_by)
+                select(Person.id).where(Person.external_id == requested_by.name)
             ).one_or_none()
             if person_id is None:
-                return _Attempt(Method.REMOTE, True, "station_open")
+                return _Attempt(Method.REMOTE, False, "unknown_person")
             return self._person(session, Method.REMOTE, person_id, at)
 
         LOG.info("remote open %s requested by %s", command_id, requested_by)

@@ -13,7 +13,17 @@ from typing import Any
 from gateway.config import ConfigError, load_config
 from gateway.ops.doctor import DEFAULT_CREDSTORE, failed, render_json, render_text, run_doctor
 
-CHECK_NAMES = ("camera", "models", "door", "clock", "disk", "database", "store key", "broker")
+CHECK_NAMES = (
+    "camera",
+    "models",
+    "door",
+    "clock",
+    "disk",
+    "database",
+    "store key",
+    "broker",
+    "broker config",
+)
 
 
 def register(subparsers: Any) -> None:
@@ -41,6 +51,13 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_CREDSTORE,
         help="where [store] key_credential is looked up outside systemd",
     )
+    parser.add_argument(
+        "--broker-config",
+        type=Path,
+        metavar="FILE",
+        help="the station broker's mosquitto.conf, on the broker's host (persistence, queue "
+        "limits: docs/mosquitto-station.conf)",
+    )
     parser.set_defaults(func=doctor)
 
 
@@ -56,6 +73,7 @@ def doctor(args: argparse.Namespace) -> int:
         full_integrity=args.full_integrity,
         skip=args.skip,
         credstore=args.credstore,
+        broker_config=args.broker_config,
     )
     print(render_json(results) if args.json else render_text(results))
     return 1 if failed(results) else 0

@@ -3,7 +3,9 @@
 `run_doctor(config)` picks the checks for a configuration and runs them one after the other; a
 check that crashes becomes a failed result naming the exception, so the report is always
 complete. The broker check runs when the configuration has an enabled `[station]` table; it
-reads the station's `host`, `port`, `ca_file` and (when present) `tls` / `server_hostname`.
+reads the station's `host`, `port`, `ca_file` and (when present) `tls` / `server_hostname`. The
+broker config check reads the station broker's mosquitto config (`--broker-config`, or the local
+one when the broker is this host): persistence and a queue that does not drop events.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gateway.ops.doctor_checks import (
     CheckResult,
     Status,
     check_broker,
+    check_broker_config,
     check_camera,
     check_clock,
     check_disk,
@@ -33,6 +36,8 @@ from gateway.ops.paths import data_folder, sqlite_path
 from gateway.ops.telemetry import disk_free_bytes
 
 DEFAULT_CREDSTORE = Path("/etc/menwei/credstore")
+LOCAL_MOSQUITTO_CONFIG = Path("/etc/mosquitto/mosquitto.conf")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 _MARKS = {Status.OK: " OK ", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.UNKNOWN: " ?? "}
 
 
@@ -82,8 +87,11 @@ def run_doctor(
     skip: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     credstore: Path = DEFAULT_CREDSTORE,
+    broker_config: Path | None = None,
 ) -> list[CheckResult]:
-    """Run the checks (minus those named in `skip`) in a fixed order."""
+    """Run the checks (minus those named in `skip`) in a fixed order. `broker_config` is the
+    station broker's mosquitto config (on the broker's host); without it, the local
+    /etc/mosquitto/mosquitto.conf is checked when the station broker is this host."""
     env = os.environ if environ is None else environ
     min_free = ops_config(config).retention.min_free_mb * 1024 * 1024
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
@@ -109,6 +117,21 @@ def run_doctor(
                     tls=target.tls,
                     ca_file=target.ca_file,
                     server_hostname=target.server_hostname,
+                ),
+            )
+        )
+    if broker_config is None and target is not None and target.host in LOCAL_HOSTS:
+        broker_config = LOCAL_MOSQUITTO_CONFIG if LOCAL_MOSQUITTO_CONFIG.exists() else None
+    if broker_config is not None:
+        station: Any = getattr(config, "station", None)
+        path = broker_config
+        checks.append(
+            (
+                "broker config",
+                lambda: check_broker_config(
+                    path,
+                    needed_queue=int(getattr(station, "max_pending", 100_000)),
+                    max_command_bytes=int(getattr(station, "max_command_bytes", 16 * 1024 * 1024)),
                 ),
             )
         )

@@ -298,3 +298,63 @@ def check_store_key(
             "(the credential is readable by root only)",
         )
     return CheckResult("store key", Status.OK, "template key readable")
+
+
+def _mosquitto_settings(path: Path, seen: set[Path] | None = None) -> dict[str, str]:
+    """Settings of a mosquitto config file and its `include_dir` files (the last one wins)."""
+    seen = set() if seen is None else seen
+    seen.add(path.resolve())
+    settings: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, _sep, value = line.partition(" ")
+        if key == "include_dir":
+            for included in sorted(Path(value.strip()).glob("*.conf")):
+                if included.resolve() not in seen:
+                    settings.update(_mosquitto_settings(included, seen))
+        else:
+            settings[key] = value.strip()
+    return settings
+
+
+def _number(settings: Mapping[str, str], key: str, default: int) -> int:
+    try:
+        return int(settings.get(key, default))
+    except ValueError:
+        return default
+
+
+def check_broker_config(path: Path, *, needed_queue: int, max_command_bytes: int) -> CheckResult:
+    """The station's mosquitto keeps what it acknowledged: persistence on, a per-session queue
+    of at least `needed_queue` (mosquitto's default 1000 silently drops events the gateway was
+    told were delivered), and limits that fit the gateway (docs/mosquitto-station.conf)."""
+    name, fix = "broker config", "install docs/mosquitto-station.conf in /etc/mosquitto/conf.d/"
+    try:
+        settings = _mosquitto_settings(path)
+    except (OSError, UnicodeDecodeError) as error:
+        return CheckResult(name, Status.FAIL, f"{path}: {error}", "check the path")
+    queue = _number(settings, "max_queued_messages", 1000)
+    data = {"max_queued_messages": queue, "persistence": settings.get("persistence", "false")}
+    problems, warnings = [], []
+    if settings.get("persistence", "false").lower() != "true":
+        problems.append("persistence is off: a broker restart loses every queued event")
+    if queue != 0 and queue < needed_queue:
+        problems.append(
+            f"max_queued_messages {queue} < {needed_queue}: a slow or offline station loses "
+            "events beyond it (they are only recovered by a replay)"
+        )
+    if _number(settings, "autosave_interval", 1800) > 300:
+        warnings.append("autosave_interval over 300 s: a broker crash loses more")
+    if _number(settings, "max_inflight_messages", 20) < 100:
+        warnings.append("max_inflight_messages under 100 caps the gateway's drain window")
+    packet = _number(settings, "max_packet_size", 0)
+    if packet and packet < max_command_bytes:
+        warnings.append(f"max_packet_size {packet} refuses sync deltas the gateway accepts")
+    if problems:
+        return CheckResult(name, Status.FAIL, f"{path}: " + "; ".join(problems), fix, data)
+    if warnings:
+        return CheckResult(name, Status.WARN, f"{path}: " + "; ".join(warnings), fix, data)
+    shown = "unlimited" if queue == 0 else str(queue)
+    return CheckResult(name, Status.OK, f"{path}: persistence on, queue {shown}", data=data)

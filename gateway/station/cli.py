@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.station.keys import load_private_key, public_key_b64, save_private_key
 from gateway.station.mqtt_client import BrokerAccess, read_password
+from gateway.station.requester import parse_requester
 from gateway.station.station_client import Received, SequenceTracker, StationClient
 
 
@@ -42,7 +43,12 @@ def _target_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", required=True)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--key", type=Path, required=True, help="station private key (PEM)")
-    parser.add_argument("--by", default="station", help="who issues the command")
+    parser.add_argument(
+        "--by",
+        default="station",
+        help="who issues the command: station, station:<operator> or resident:<external id> "
+        "(a resident's open is checked against their own access rights)",
+    )
     parser.add_argument("--lifetime-s", type=int, default=60)
     parser.add_argument("--timeout-s", type=float, default=30.0, help="wait for the result")
 
@@ -63,6 +69,10 @@ def _client(args: argparse.Namespace, clean_start: bool = True) -> StationClient
 
 
 def _send(args: argparse.Namespace, name: str, command_args: dict[str, Any]) -> int:
+    if parse_requester(args.by) is None:
+        hint = "use station, station:<operator> or resident:<external id>"
+        print(f"--by {args.by!r}: {hint}", file=sys.stderr)
+        return 2
     key = load_private_key(args.key)
     client = _client(args)
     try:

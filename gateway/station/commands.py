@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from gateway.station.config import StationConfig
 from gateway.station.people_sync import apply_people_delta
+from gateway.station.requester import Requester
 from gateway.station.sync import SyncRefused, apply_watchlist_delta, parse_time
 from gateway.station.verify import VerifiedCommand
 from gateway.store.schema_people import Building, Door, Unit
@@ -39,7 +40,7 @@ class RemoteOpen:
     """A verified remote open for the runtime to decide on (policy, door, event)."""
 
     command_id: str
-    requested_by: str
+    requested_by: Requester
     expires_at: datetime
 
 
@@ -136,7 +137,7 @@ class CommandHandlers:
             return _refused("not_supported", "remote open is not enabled on this gateway")
         if self.clock() >= command.expires_at:  # it may have waited behind a long sync
             return _refused("expired", "the open command expired before it could run")
-        outcome = callback(RemoteOpen(command.command_id, command.issued_by, command.expires_at))
+        outcome = callback(RemoteOpen(command.command_id, command.requester, command.expires_at))
         if not outcome.opened:
             return _refused("open_denied", outcome.reason)
         data = {"event_id": outcome.event_id} if outcome.event_id else {}

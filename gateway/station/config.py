@@ -83,10 +83,42 @@ class StationConfig(BaseModel):
         30, ge=0, le=600, description="Tolerated clock difference for issued_at in the future."
     )
     max_command_bytes: int = Field(
-        64 * 1024 * 1024,
+        16 * 1024 * 1024,
         ge=1024,
         le=256 * 1024 * 1024,
-        description="Largest command payload accepted (sync deltas are the big ones).",
+        description="Largest sync_people / sync_watchlist payload accepted (checked before it is "
+        "parsed; the broker is asked not to send bigger packets at all). About 5,000 templates "
+        "of 512 floats; send larger deltas in parts. At most this many bytes of large commands "
+        "wait at once; more are refused busy.",
+    )
+    max_small_command_bytes: int = Field(
+        65536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest payload of every other command (open, issue_code, set_config, ...), "
+        "checked before it is parsed.",
+    )
+    max_command_depth: int = Field(
+        32,
+        ge=8,
+        le=256,
+        description="Deepest JSON nesting of a command payload, checked before it is parsed.",
+    )
+    command_window: int = Field(
+        16,
+        ge=1,
+        le=1000,
+        description="Commands the broker may have in flight to this gateway (MQTT 5 Receive "
+        "Maximum). A command is acknowledged only after its result is committed, so a flood "
+        "waits at the broker, not in the gateway's memory.",
+    )
+    refusal_results_per_minute: int = Field(
+        60,
+        ge=1,
+        le=60_000,
+        description="Results written for commands refused before their signature verified "
+        "(anyone on the broker can send those); the rest are counted and the next result "
+        "reports them in data.suppressed. Signed commands always get their result.",
     )
     keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keep-alive.")
     session_expiry_s: int = Field(

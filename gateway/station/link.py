@@ -3,17 +3,20 @@
 start(): open the nonce cache, build the TLS client (last will `offline`, retained), start the
 outbox drain, the command worker and the status timer, and connect in the background (paho
 retries with backoff). On every connect: `online` (retained), subscribe to cmd/+ (QoS 1),
-Home Assistant discovery when enabled. Commands are verified (`verify_command`, pure), their
-nonce claimed (`NonceCache`), then run (`CommandHandlers`); every command, refused or not, gets a
-result through the outbox. stop(): `offline` (retained), drain stopped, disconnect.
+Home Assistant discovery when enabled. stop(): `offline` (retained), drain stopped, disconnect.
+
+Commands: paho's network thread only files each message in the `CommandInbox` (oversized payloads
+are not even kept); the command worker answers them in order through `CommandFlow` (verify,
+nonce, run, result committed to the outbox) and only then acknowledges the message to the broker
+(paho manual ack). The CONNECT asks the broker for at most `command_window` unacknowledged
+commands and no packet over `max_command_bytes` (plus headers), so memory stays bounded and a
+crash loses no command: the broker re-delivers whatever was not acknowledged.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -24,20 +27,24 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.station.commands import CommandHandlers, CommandResult, StationCallbacks
+from gateway.station.command_flow import CommandFlow, CommandMessage
+from gateway.station.commands import CommandHandlers, StationCallbacks
 from gateway.station.config import StationConfig
 from gateway.station.drain import OutboxDrain
-from gateway.station.envelope import COMMAND_RESULT_TOPIC
+from gateway.station.inbox import CommandInbox, IncomingCommand
 from gateway.station.keys import load_public_key
 from gateway.station.mqtt_client import BrokerAccess, connect_async, make_client, read_password
 from gateway.station.nonces import NonceCache
+from gateway.station.refusals import RefusalLimiter
 from gateway.station.status import discovery_message, status_payload, telemetry_payload
 from gateway.station.topics import Topics
-from gateway.station.verify import Expectation, Refusal, verify_command
-from gateway.store.events import enqueue
+from gateway.station.verify import Expectation
 from gateway.store.store import Store
 
 LOG = logging.getLogger(__name__)
+
+
+PACKET_OVERHEAD = 64 * 1024  # fixed header, topic and properties around the largest payload
 
 
 def utc_now() -> datetime:
@@ -68,12 +75,15 @@ class StationLink:
         self.topics = Topics(config.topic_prefix, site_id, gateway_id)
         self.client_id = config.client_id or f"menwei-{site_id}-{gateway_id}"
         self.last_error: str | None = None
-        self.commands_refused = 0
-        self.commands_run = 0
         self.disconnects = 0
         self._connected = threading.Event()
         self._stopping = threading.Event()
-        self._commands: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue(maxsize=1000)
+        self._generation = 0  # bumped on every connect: acks go only to the connection they came on
+        self.inbox = CommandInbox(
+            qos0_capacity=config.command_window,
+            byte_budget=config.max_command_bytes,
+            budget_from=config.max_small_command_bytes,
+        )
         self._threads: list[threading.Thread] = []
         self._started_at = time.monotonic()
         self._expect = Expectation(
@@ -85,6 +95,8 @@ class StationLink:
             max_bytes=config.max_command_bytes,
             max_lifetime=timedelta(seconds=config.max_command_lifetime_s),
             clock_skew=timedelta(seconds=config.clock_skew_s),
+            max_small_bytes=config.max_small_command_bytes,
+            max_depth=config.max_command_depth,
         )
         self._access = BrokerAccess(
             host=config.host,
@@ -96,7 +108,7 @@ class StationLink:
             password=read_password(config.password_file),
             keepalive_s=config.keepalive_s,
         )
-        self.client = make_client(self._access, self.client_id)
+        self.client = make_client(self._access, self.client_id, manual_ack=True)
         self.client.will_set(self.topics.availability, b"offline", qos=1, retain=True)
         self.client.reconnect_delay_set(
             int(max(1, config.reconnect_min_s)), int(config.reconnect_max_s)
@@ -114,6 +126,16 @@ class StationLink:
             request_replay=self.drain.request_replay,
             clock=now,
         )
+        self.flow = CommandFlow(
+            store,
+            gateway_id,
+            self._expect,
+            self.handlers,
+            RefusalLimiter(config.refusal_results_per_minute),
+            now=now,
+            notify=self.drain.notify,
+            stopping=self._stopping,
+        )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
@@ -128,6 +150,7 @@ class StationLink:
             self.config.max_nonces,
             timedelta(seconds=self.config.clock_skew_s),
         )
+        self.flow.nonces = self.nonces
         self.drain.start()
         for name, target in (
             ("station-commands", self._command_worker),
@@ -136,12 +159,18 @@ class StationLink:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        connect_async(self.client, self._access, self.config.session_expiry_s)
+        connect_async(
+            self.client,
+            self._access,
+            self.config.session_expiry_s,
+            receive_maximum=self.config.command_window,
+            maximum_packet_size=self.config.max_command_bytes + PACKET_OVERHEAD,
+        )
         self.client.loop_start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
-        self._commands.put(None)
+        self.inbox.close()
         for thread in self._threads:
             thread.join(timeout)
         self.drain.stop(timeout)
@@ -174,6 +203,14 @@ class StationLink:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def commands_run(self) -> int:
+        return self.flow.counters.run
+
+    @property
+    def commands_refused(self) -> int:
+        return self.flow.counters.refused
+
     def notify(self) -> None:
         """Call after writing outbox rows to send them without waiting for the next poll."""
         self.drain.notify()
@@ -199,6 +236,7 @@ class StationLink:
             LOG.error("%s (client id %s)", self.last_error, self.client_id)
             return
         LOG.info("station link connected (session present: %s)", flags.session_present)
+        self._generation += 1
         # never exceed the broker's Receive Maximum (mosquitto's default is 20; paho 2 does not
         # apply it): every QoS 1 publish goes through the drain, which sizes its window to it
         receive_maximum = getattr(properties, "ReceiveMaximum", None) or 65535
@@ -260,69 +298,61 @@ class StationLink:
         self.drain.on_puback(mid, reason_code.is_failure, str(reason_code))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        try:
-            self._commands.put_nowait(message)
-        except queue.Full:
-            LOG.error("command queue full: dropping a command on %s", message.topic)
+        name = self.topics.command_name(message.topic) or message.topic.rsplit("/", 1)[-1]
+        size = len(message.payload)
+        keep = size <= self._expect.size_limit(name)  # an oversized payload is never held
+        LOG.debug("received %s mid %d dup %s qos %d", name, message.mid, message.dup, message.qos)
+        self.inbox.put(
+            IncomingCommand(
+                topic=name,
+                payload=bytes(message.payload) if keep else None,
+                size=size,
+                mid=message.mid,
+                qos=message.qos,
+                dup=bool(message.dup),
+                retained=bool(message.retain),
+                generation=self._generation,
+            )
+        )
 
     # --- commands (worker thread) -------------------------------------------------------
     def _command_worker(self) -> None:
         while True:
-            message = self._commands.get()
-            if message is None:
+            item = self.inbox.get()
+            if item is None:
                 return
-            if not message.payload:  # a retained command being cleared: nothing to answer
-                continue
             try:
-                self.handle_command_message(
-                    message.topic, bytes(message.payload), bool(message.retain)
-                )
+                if item.size == 0 and item.retained:  # a retained command being cleared
+                    answered = True
+                else:
+                    self.flow.answer(
+                        CommandMessage(
+                            item.topic,
+                            item.payload,
+                            item.size,
+                            retained=item.retained,
+                            dup=item.dup,
+                            over_budget=item.over_budget,
+                        )
+                    )
+                    answered = True
             except Exception:
-                LOG.exception("command on %s could not be answered", message.topic)
+                answered = False  # not acknowledged: the broker re-delivers it after a reconnect
+                LOG.exception("command on %s could not be answered", item.topic)
+            finally:
+                self.inbox.release(item)
+            if answered:
+                self._ack(item)
 
-    def handle_command_message(self, topic: str, payload: bytes, retained: bool) -> CommandResult:
-        """Verify, claim the nonce, run, and queue the result; returns the result."""
-        name = self.topics.command_name(topic) or topic.rsplit("/", 1)[-1]
-        now = self.now()
-        checked = verify_command(
-            payload, topic_command=name, retained=retained, expect=self._expect, now=now
-        )
-        command_id = checked.command_id
-        if isinstance(checked, Refusal):
-            result = CommandResult(False, checked.error, checked.message)
-        else:
-            assert self.nonces is not None
-            claim = self.nonces.claim(checked.nonce, checked.command_id, checked.expires_at, now)
-            if claim == "replayed":
-                result = CommandResult(False, "replayed", "this command was already received")
-            elif claim == "full":
-                result = CommandResult(False, "busy", "too many live commands; retry later")
-            else:
-                result = self.handlers.run(checked, now)
-                self.commands_run += 1
-        if not result.ok:
-            self.commands_refused += 1
-            LOG.warning(
-                "command %s (%s) refused: %s %s", name, command_id, result.error, result.message
-            )
-        self._queue_result(name, command_id, result, now)
-        return result
-
-    def _queue_result(
-        self, name: str, command_id: str | None, result: CommandResult, at: datetime
-    ) -> None:
-        body = {
-            "command_id": command_id,
-            "name": name,
-            "ok": result.ok,
-            "error": result.error,
-            "message": result.message,
-            "data": result.data,
-            "at": at.isoformat(),
-        }
-        with self.store.sessions.writing() as session:
-            enqueue(session, self.gateway_id, COMMAND_RESULT_TOPIC, body, at)
-        self.drain.notify()
+    def _ack(self, item: IncomingCommand) -> None:
+        """Acknowledge a command whose result is committed (QoS 1 and 2 only). After a reconnect
+        the broker re-delivers it with the same packet id: that copy is acknowledged instead."""
+        if item.qos == 0 or item.generation != self._generation:
+            return
+        LOG.debug("ack %d (generation %d)", item.mid, item.generation)
+        rc = self.client.ack(item.mid, item.qos)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            LOG.warning("command ack %d not sent: %s", item.mid, mqtt.error_string(rc))
 
     # --- status (timer thread) ----------------------------------------------------------
     def _publish_status(self) -> None:
@@ -350,7 +380,3 @@ class StationLink:
                 self.drain.publish_control(self.topics.telemetry, telemetry, qos=0)
             except Exception:
                 LOG.exception("status could not be published")
-
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

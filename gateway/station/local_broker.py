@@ -2,7 +2,8 @@
 tests: a CA and server certificate made with `cryptography`, a password file (mosquitto_passwd
 when installed, else mosquitto 2's PBKDF2-SHA512 `$7$` format written here), on 127.0.0.1 only.
 `kill()` (SIGKILL) / `terminate()` (SIGTERM, persistence saved) and `start()` restart it on the
-same port.
+same port. `config_lines` reads the setting lines of a mosquitto config file (for the tests that
+run the shipped station config).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -128,8 +129,15 @@ class LocalBroker:
     """mosquitto on 127.0.0.1:<free port> with TLS, the given users and ACL text."""
 
     def __init__(
-        self, folder: Path, users: Mapping[str, str], acl: str, max_inflight: int = 100
+        self,
+        folder: Path,
+        users: Mapping[str, str],
+        acl: str,
+        max_inflight: int = 100,
+        delivery: Sequence[str] | None = None,
     ) -> None:
+        """`delivery` replaces the persistence / queue / in-flight settings (e.g. the lines of
+        docs/mosquitto-station.conf); the persistence folder is always this broker's own."""
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -147,11 +155,17 @@ class LocalBroker:
             "allow_anonymous false",
             f"password_file {passwords}",
             f"acl_file {acl_file}",
-            "persistence true",
+            *(
+                [
+                    "persistence true",
+                    "autosave_interval 1",
+                    "max_queued_messages 0",
+                    f"max_inflight_messages {max_inflight}",  # also the MQTT 5 Receive Maximum
+                ]
+                if delivery is None
+                else [line for line in delivery if not line.startswith("persistence_location")]
+            ),
             f"persistence_location {folder / 'data'}/",
-            "autosave_interval 1",
-            "max_queued_messages 0",
-            f"max_inflight_messages {max_inflight}",  # also the MQTT 5 Receive Maximum
             "set_tcp_nodelay true",
             "user root" if os.geteuid() == 0 else "",
             f"log_dest file {self.log}",
@@ -212,3 +226,9 @@ class LocalBroker:
 
     def stop(self) -> None:
         self.terminate()
+
+
+def config_lines(path: Path) -> list[str]:
+    """The setting lines of a mosquitto config file (comments and blank lines dropped)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]

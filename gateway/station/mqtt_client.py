@@ -38,8 +38,14 @@ def read_password(path: Path | None) -> str | None:
     return lines[0] if lines else ""
 
 
-def make_client(access: BrokerAccess, client_id: str) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+def make_client(access: BrokerAccess, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
+    """With `manual_ack`, a received QoS 1 message is acknowledged only by `client.ack`."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+        manual_ack=manual_ack,
+    )
     context = ssl.create_default_context(
         ssl.Purpose.SERVER_AUTH, cafile=str(access.ca_file) if access.ca_file else None
     )
@@ -53,14 +59,30 @@ def make_client(access: BrokerAccess, client_id: str) -> mqtt.Client:
     return client
 
 
-def connect_properties(session_expiry_s: int) -> Properties:
+def connect_properties(
+    session_expiry_s: int,
+    receive_maximum: int | None = None,
+    maximum_packet_size: int | None = None,
+) -> Properties:
+    """CONNECT properties: the session expiry, and optionally the flow-control limits the
+    broker must respect towards us (unacknowledged QoS 1 messages, largest packet)."""
     properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     properties.SessionExpiryInterval = session_expiry_s
+    if receive_maximum is not None:
+        properties.ReceiveMaximum = receive_maximum
+    if maximum_packet_size is not None:
+        properties.MaximumPacketSize = maximum_packet_size
     return properties
 
 
 def connect_async(
-    client: mqtt.Client, access: BrokerAccess, session_expiry_s: int, clean_start: bool = False
+    client: mqtt.Client,
+    access: BrokerAccess,
+    session_expiry_s: int,
+    clean_start: bool = False,
+    *,
+    receive_maximum: int | None = None,
+    maximum_packet_size: int | None = None,
 ) -> None:
     """Start connecting in the background (the loop thread retries until it succeeds)."""
     client.connect_async(
@@ -68,5 +90,5 @@ def connect_async(
         access.port,
         keepalive=access.keepalive_s,
         clean_start=clean_start,
-        properties=connect_properties(session_expiry_s),
+        properties=connect_properties(session_expiry_s, receive_maximum, maximum_packet_size),
     )

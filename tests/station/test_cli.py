@@ -71,7 +71,7 @@ def test_keygen_open_and_tail(
         assert link.wait_connected(30)
         target = ["--site", SITE, "--gateway", GATEWAY, "--key", str(key_file)]
         assert run(["station", "open", *common, *target, "--by", "resident:7"]) == 0
-        assert [r.requested_by for r in runtime.opens] == ["resident:7"]
+        assert [str(r.requested_by) for r in runtime.opens] == ["resident:7"]
         out = capsys.readouterr().out
         assert '"ok": true' in out
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from gateway.station.commands import OpenOutcome, RemoteOpen, StationCallbacks
 from gateway.station.keys import make_command, sign_command
 from gateway.station.link import StationLink
+from gateway.station.requester import Requester
 from gateway.station.station_client import Received, StationClient
 from gateway.station.sync import encode_vector
 from gateway.station.topics import Topics
@@ -146,7 +147,7 @@ def test_a_signed_open_reaches_the_callback_once(harness: Harness) -> None:
     assert result["ok"] and result["error"] is None
     [request] = harness.runtime.opens
     assert request.command_id == envelope["command"]["id"]
-    assert request.requested_by == "station:test"
+    assert request.requested_by == Requester.station("test")
     assert request.expires_at == datetime.fromisoformat(envelope["command"]["expires_at"])
 
 
@@ -349,6 +350,7 @@ def test_an_open_that_expired_while_queued_never_reaches_the_door(
         "0196f1c2-0000-7000-8000-000000000000",
         "open",
         "station:test",
+        Requester.station("test"),
         issued,
         issued + timedelta(seconds=30),
         "a" * 32,

@@ -9,9 +9,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.station.config import StationConfig
+from gateway.station.envelope import COMMAND_RESULT_TOPIC
 from gateway.station.outbox_rows import compact
 from gateway.station.station_client import SequenceTracker, StationClient
-from gateway.store.events import count_pending, pending_messages
+from gateway.store.events import count_pending, enqueue, pending_messages
 from gateway.store.store import Store
 from tests.station.broker import GATEWAY, SITE, MosquittoBroker
 from tests.station.conftest import collect, validate_received
@@ -78,3 +79,38 @@ def test_compacted_events_are_announced_and_replayable(
     assert [e["seq"] for e in again] == list(range(1, 201))
     for message in replayed:
         validate_received(message)
+
+
+def _results(store: Store, count: int, *, authenticated: bool) -> None:
+    at = datetime.now(UTC)
+    with store.sessions.writing() as session:
+        for index in range(count):
+            body = {
+                "command_id": None,
+                "name": "open",
+                "ok": False,
+                "error": "bad_signature" if not authenticated else "expired",
+                "message": f"refusal {index}",
+                "data": {},
+                "at": at.isoformat(),
+                "authenticated": authenticated,
+            }
+            enqueue(session, GATEWAY, COMMAND_RESULT_TOPIC, body, at)
+
+
+def test_unauthenticated_refusals_are_compacted_first_and_signed_results_never(
+    store_and_door: tuple[Store, int],
+) -> None:
+    """Issue 12.8: junk refusal rows filled the outbox and could never be compacted."""
+    store, _door_id = store_and_door
+    _results(store, 300, authenticated=False)  # 1..300: junk anyone could cause
+    _results(store, 100, authenticated=True)  # 301..400: results of signed commands
+    bulk_access_events(store, 800)  # 401..1200 grants
+    with store.sessions.writing() as session:
+        assert compact(session, GATEWAY, 1000, datetime.now(UTC)) == 200
+        assert compact(session, GATEWAY, 600, datetime.now(UTC)) == 401  # 400 over, +1 notice
+    with store.sessions.reading() as session:
+        kept = {row.seq for row in pending_messages(session, GATEWAY, 5000)}
+    assert not kept & set(range(1, 301))  # every junk refusal went first
+    assert set(range(301, 401)) <= kept  # signed results are never compacted
+    assert not kept & set(range(401, 702))  # then the oldest grants
