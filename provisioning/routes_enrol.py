@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from gateway.store.errors import CredentialPolicyError, NotFound
-from provisioning.enrol_flow import EnrolRefused, analyse_all, prepare, save_enrolment
+from provisioning.enrol_flow import EnrolRefused, prepare, save_enrolment
+from provisioning.enrol_intake import analyse_uploads
 from provisioning.enrol_session import Candidate, PhotoResult
 from provisioning.routes_people import person_page
 from provisioning.web import (
@@ -68,7 +69,9 @@ async def enrol_analyse(
         photos = await _collect_photos(request, context)
         if photos is None:
             raise EnrolRefused("camera_unavailable")
-        results = analyse_all(context, pipeline, photos, gallery, labels, translator(request))
+        results = await analyse_uploads(
+            context, pipeline, photos, gallery, labels, translator(request)
+        )
     except NotFound:
         raise HTTPException(404, "not_found") from None
     except EnrolRefused as refused:
@@ -138,7 +141,7 @@ async def api_enrol(
     try:
         pipeline, _person, gallery, labels = prepare(context, person_id)
         files = [((p.filename or "photo")[:100], await p.read()) for p in photos]
-        results = analyse_all(context, pipeline, files, gallery, labels, t)
+        results = await analyse_uploads(context, pipeline, files, gallery, labels, t)
         report = [photo_report(r) for r in results]
         if any(r.duplicate_of for r in results if r.usable) and not confirm_duplicate:
             body = {"detail": "duplicate_unconfirmed", "photos": report}
