@@ -12,7 +12,8 @@ middleware, outermost) handles every request that may carry a body (all but GET/
 4. The whole body must arrive within `body_timeout_s` (408).
 
 Every refusal answers with `Connection: close` (uvicorn then closes the socket instead of reading
-the rest), is counted in `WebCounters` and logged. An accepted body is read here in full and
+the rest) and is counted in `WebCounters` (the dashboard's "staff page" line; logged at DEBUG
+only, so a flood of refusals cannot flood the journal). An accepted body is read here in full and
 handed to the app in one piece, so a refused upload never reaches a route or stores anything.
 """
 
@@ -180,7 +181,7 @@ class UploadGate:
     async def _refuse(self, scope: Scope, send: Send, refusal: Refusal) -> None:
         self.counters.add(f"body_refused_{refusal.status}")
         client = scope.get("client")
-        LOG.warning(
+        LOG.debug(  # counted and shown on the dashboard; a flood must not flood the journal
             "request body refused (%d %s): %s %s from %s",
             refusal.status,
             refusal.key,
