@@ -1,8 +1,9 @@
 """`create_app(deps)`: the staff page as one FastAPI app, deny by default, all assets local.
 
 On creation it makes its tables, and when no account exists yet it issues the one-time setup
-token and announces it (log and console). Cross-cutting behaviour lives in middleware: the body
-size limit, the anonymous CSRF cookie and the security headers.
+token and announces it (log and console). Cross-cutting behaviour lives in middleware: the upload
+gate (login before any body, size, time and concurrency limits: `upload_gate`), the anonymous CSRF
+cookie and the security headers. A date outside the supported years is a 422, never a 500.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.runtime.bootstrap import ensure_door
 from provisioning import (
@@ -36,6 +37,8 @@ from provisioning import (
 from provisioning.accounts import create_tables
 from provisioning.auth import Authenticator, SetupToken
 from provisioning.deps import ProvisioningDeps
+from provisioning.site_time import DateOutOfRange
+from provisioning.upload_gate import UploadGate
 from provisioning.web import (
     PRE_COOKIE,
     TEMPLATE_DIR,
@@ -50,56 +53,6 @@ CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
-
-
-class BodyLimit:
-    """Refuse request bodies above the limit with 413, whether announced or streamed.
-
-    The body is read here (up to the limit) before the app sees it, so an oversized upload is
-    refused before any route runs and nothing can be stored half-way.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        megabytes = max(1, self.limit // (1024 * 1024))
-        request = Request(scope, receive)
-        text = translator(request)("upload_too_large", limit=megabytes)
-        response = JSONResponse({"detail": "upload_too_large", "message": text}, status_code=413)
-        await response(scope, receive, send)
 
 
 def _wants_html(request: Request) -> bool:
@@ -134,6 +87,13 @@ def _install_error_pages(app: FastAPI) -> None:
             message = translator(request)("bad_input") + " " + "; ".join(problems)
             return render(request, "error.html", {"message": message, "code": 422}, 422)
         return JSONResponse({"detail": "bad_input", "problems": problems}, status_code=422)
+
+    @app.exception_handler(DateOutOfRange)
+    async def date_out_of_range(request: Request, error: DateOutOfRange) -> Response:
+        message = translator(request)("date_out_of_range") + f" ({error})"
+        if _wants_html(request):
+            return render(request, "error.html", {"message": message, "code": 422}, 422)
+        return JSONResponse({"detail": "date_out_of_range", "message": message}, 422)
 
 
 def create_app(deps: ProvisioningDeps) -> FastAPI:
@@ -194,7 +154,16 @@ def create_app(deps: ProvisioningDeps) -> FastAPI:
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    app.add_middleware(BodyLimit, limit=deps.settings.max_upload_bytes)
+    async def signed_in(token: str) -> bool:
+        principal = await anyio.to_thread.run_sync(context.auth.resolve, token, deps.clock())
+        return principal is not None
+
+    app.add_middleware(
+        UploadGate,
+        settings=lambda: context.deps.settings,
+        signed_in=signed_in,
+        counters=context.counters,
+    )
     if not context.auth.has_accounts():
         token = context.setup_token.issue()
         message = f"menwei staff page: first start, no account yet. One-time setup token: {token}"

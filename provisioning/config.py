@@ -73,6 +73,27 @@ class ProvisioningConfig(BaseModel):
         le=64 * 1024 * 1024,
         description="Largest request body (photo uploads, CSV, certificates) accepted.",
     )
+    body_timeout_s: float = Field(
+        60.0,
+        ge=1.0,
+        le=600.0,
+        description="Seconds a request body may take to arrive in full; a slower one is refused "
+        "with 408 and its connection closed.",
+    )
+    max_concurrent_uploads: int = Field(
+        4,
+        ge=1,
+        le=32,
+        description="Requests with a body above 16 KiB (photos, CSV, certificates) handled at "
+        "once; one more is refused with 503 until one finishes.",
+    )
+    max_connections: int = Field(
+        256,
+        ge=16,
+        le=4096,
+        description="Open connections and requests the HTTPS server accepts at once; beyond it "
+        "new requests get 503 (bounds memory under a connection flood).",
+    )
     max_photos_per_enrolment: int = Field(
         5, ge=1, le=20, description="Photos analysed in one enrolment step."
     )

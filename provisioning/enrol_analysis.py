@@ -22,10 +22,10 @@ from gateway.store.gallery_load import GalleryRow, load_gallery_rows
 from gateway.store.schema_people import Person
 from gateway.vision.decision import DecisionRule
 from gateway.vision.errors import ImageDecodeError
-from gateway.vision.image_io import decode_image
 from gateway.vision.pipeline import FacePipeline
 from provisioning.enrol_session import PhotoResult
 from provisioning.i18n import Translator
+from provisioning.photo_limits import decode_upload
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def analyse_photo(
 ) -> PhotoResult:
     """One photo's verdict; `usable` only with exactly one face that passes every check."""
     try:
-        frame = decode_image(data, name=name)
+        frame = decode_upload(data, name)
     except ImageDecodeError:
         return PhotoResult(name, 0, False, [t("not_image")], {})
     faces = pipeline.analyse(frame, check_liveness=True)

@@ -64,6 +64,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The upload is larger than the limit of {limit} MB.",
         "上传内容超过 {limit} MB 的限制。",
     ),
+    "body_timeout": (
+        "The upload did not arrive within {seconds:.0f} seconds; the connection was closed.",
+        "上传内容未在 {seconds:.0f} 秒内传完，连接已关闭。",
+    ),
+    "uploads_busy": (
+        "Too many uploads at once; try again in a few seconds.",
+        "同时上传过多，请几秒后重试。",
+    ),
+    "photo_too_large": (
+        "A photo is too large to check safely (over 50 megapixels or 200 MB once decoded; "
+        "16-bit and transparent images count more). Send an ordinary JPEG or PNG photo.",
+        "照片过大，无法安全检查（超过 5000 万像素或解码后超过 200 MB；16 位和带透明通道的图片"
+        "占用更多）。请上传普通的 JPEG 或 PNG 照片。",
+    ),
+    "date_out_of_range": (
+        "Dates must fall between the years 1970 and 2199.",
+        "日期必须在 1970 年至 2199 年之间。",
+    ),
+    "erased_wal_pending": (
+        "The person is erased, but the database journal (WAL) could not be cleared: copies of "
+        "the erased records may remain in it until it is next cleared. This was written to the "
+        "audit log and shows on the dashboard.",
+        "人员已删除，但数据库日志（WAL）未能清空：已删除记录的副本可能暂留其中，直到下次清空。"
+        "此情况已写入审计日志，并显示在概览页。",
+    ),
     "door_state": ("Door", "门状态"),
     "live_camera": ("Live camera", "实时画面"),
     "recent_events": ("Recent events", "最近通行"),

@@ -1,10 +1,14 @@
 """People CSV export and import. Import is all or nothing: every line is validated first,
-then all are written in one transaction; any problem is reported by line and nothing is stored."""
+then all are written in one transaction; any problem is reported by line and nothing is stored.
+A line the csv module cannot read (a field over its 128 KiB limit, a NUL byte) is such a problem
+too: reported with its line number, never a server error."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import Response
@@ -62,13 +66,27 @@ def export_people(context: AppContext) -> str:
     )
 
 
+def _lines(reader: csv.DictReader[str], errors: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, values) per record; stops at one the csv module cannot read, reporting it."""
+    number = 1
+    try:
+        for number, line in enumerate(reader, start=2):
+            yield number, line
+    except csv.Error as error:
+        errors.append(f"line {number + 1}: cannot be read ({error})")
+
+
 def parse_people(text: str) -> tuple[list[PersonInput], list[str]]:
     reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or "external_id" not in reader.fieldnames:
+    try:
+        header = reader.fieldnames
+    except csv.Error as error:
+        return [], [f"line 1: cannot be read ({error})"]
+    if header is None or "external_id" not in header:
         return [], ["line 1: the header must name the columns: " + ",".join(COLUMNS)]
     people: list[PersonInput] = []
     errors: list[str] = []
-    for number, line in enumerate(reader, start=2):
+    for number, line in _lines(reader, errors):
         if number > MAX_LINES + 1:
             errors.append(f"more than {MAX_LINES} lines")
             break

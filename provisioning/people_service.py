@@ -21,6 +21,7 @@ from gateway.store.people import add_person, get_person
 from gateway.store.places import add_building, add_unit, door_site
 from gateway.store.schema_credentials import Card, FaceTemplate, Pin
 from gateway.store.schema_people import Building, Door, Person, Unit
+from provisioning.site_time import supported
 
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -49,6 +50,11 @@ class PersonInput(BaseModel):
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _supported_year(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else supported(value)
+
     @model_validator(mode="after")
     def _consistent(self) -> PersonInput:
         if self.role is not Role.STAFF and not (self.unit_number and self.room_number):
@@ -61,7 +67,11 @@ class PersonInput(BaseModel):
 
 
 def localise(value: datetime, timezone: str) -> datetime:
-    """Naive times from the page are in the site's local time; stored as UTC."""
+    """Naive times from the page are in the site's local time; stored as UTC.
+
+    Raises DateOutOfRange outside the supported years (the app answers 422).
+    """
+    supported(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(timezone))
     return value.astimezone(UTC)

@@ -41,6 +41,7 @@ from provisioning.credential_service import (
     set_pin_for,
     set_two_factor_for,
 )
+from provisioning.erase_outcome import settle_erasure
 from provisioning.events_query import EventFilter, find_alerts, find_events
 from provisioning.people_service import (
     PersonInput,
@@ -168,7 +169,7 @@ def api_erase_person(
                 raise HTTPException(404, "not_found")
         except NotFound:
             raise HTTPException(404, "not_found") from None
-    erase_and_purge(
+    report, wal_cleared = erase_and_purge(
         context.deps.store.sessions,
         context.deps.store.cipher,
         person_id,
@@ -177,6 +178,7 @@ def api_erase_person(
         source_address=client_address(request),
     )
     context.deps.people_changed()
+    settle_erasure(context, request, user, report.pseudonym, wal_cleared)
     return Response(status_code=204)
 
 

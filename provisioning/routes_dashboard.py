@@ -35,7 +35,8 @@ def disk_check(context: AppContext) -> HealthCheck:
 
 def full_status(context: AppContext) -> GatewayStatus:
     status = context.deps.status_provider()
-    return GatewayStatus(status.door_state, (*status.checks, disk_check(context)))
+    checks = (*status.checks, disk_check(context), context.counters.health())
+    return GatewayStatus(status.door_state, checks)
 
 
 @router.get("/", openapi_extra=STAFF, include_in_schema=False)

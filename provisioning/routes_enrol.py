@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from gateway.store.errors import CredentialPolicyError, NotFound
-from provisioning.enrol_flow import EnrolRefused, analyse_all, prepare, save_enrolment
+from provisioning.enrol_flow import EnrolRefused, prepare, save_enrolment
+from provisioning.enrol_intake import analyse_uploads
 from provisioning.enrol_session import Candidate, PhotoResult
 from provisioning.people_service import MIN_GOOD_TEMPLATES
 from provisioning.routes_people import person_page
@@ -93,9 +94,7 @@ async def enrol_analyse(
         photos = await _collect_photos(request, context)
         if photos is None:
             raise EnrolRefused("camera_unavailable")
-        results = await asyncio.to_thread(
-            analyse_all, context, pipeline, photos, others, translator(request)
-        )
+        results = await analyse_uploads(context, pipeline, photos, others, translator(request))
     except NotFound:
         raise HTTPException(404, "not_found") from None
     except EnrolRefused as refused:
@@ -173,7 +172,7 @@ async def api_enrol(
     try:
         pipeline, _person, others = prepare(context, person_id)
         files = [((p.filename or "photo")[:100], await p.read()) for p in photos]
-        results = await asyncio.to_thread(analyse_all, context, pipeline, files, others, t)
+        results = await analyse_uploads(context, pipeline, files, others, t)
         report = [photo_report(r) for r in results]
         if any(r.duplicate_of for r in results if r.usable) and not confirm_duplicate:
             refusal = {"detail": "duplicate_unconfirmed", "photos": report}

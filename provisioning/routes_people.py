@@ -17,6 +17,7 @@ from gateway.store.erasure import erase_and_purge
 from gateway.store.errors import NotFound
 from gateway.store.people import get_person
 from gateway.store.schema_credentials import Card
+from provisioning.erase_outcome import settle_erasure
 from provisioning.people_service import (
     MIN_GOOD_TEMPLATES,
     PersonInput,
@@ -225,7 +226,7 @@ def person_erase(
         if person.erased_at is not None or confirm.strip() != person.external_id:
             extra = {"errors": [render_key(request, "bad_input")]}
             return person_page(request, context, person_id, extra, 400)
-    report, _wal_cleared = erase_and_purge(
+    report, wal_cleared = erase_and_purge(
         context.deps.store.sessions,
         context.deps.store.cipher,
         person_id,
@@ -235,4 +236,5 @@ def person_erase(
     )
     shutil.rmtree(context.deps.settings.photo_dir / str(person_id), ignore_errors=True)
     context.deps.people_changed()
+    settle_erasure(context, request, user, report.pseudonym, wal_cleared)
     return RedirectResponse(f"/people?msg=erased_done&p={report.pseudonym}", status_code=303)

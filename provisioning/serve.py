@@ -3,6 +3,8 @@
 `start_server(app, settings)` makes sure a certificate exists (self-signed at first start),
 starts uvicorn with it on the configured address, waits until it listens, and returns a handle
 whose `stop()` shuts it down. `menwei run` calls it after the AccessService has started.
+Connections and requests in flight are capped at `max_connections` (uvicorn answers 503 beyond);
+bodies are bounded by the app's `UploadGate` (size, time, concurrency, login first).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def start_server(
         proxy_headers=False,
         server_header=False,
         lifespan="off",
+        limit_concurrency=settings.max_connections,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="menwei-provisioning", daemon=True)

@@ -25,9 +25,11 @@ from sqlalchemy.orm import Session
 
 from gateway.store.alerts_audit import append_audit
 from provisioning.auth import Authenticator, Principal, SetupToken
+from provisioning.counters import WebCounters
 from provisioning.deps import ProvisioningDeps
 from provisioning.enrol_session import PendingEnrolments
 from provisioning.i18n import Translator, pick_language
+from provisioning.photo_limits import PhotoWorker
 
 ACCESS_KEY = "x-menwei-access"
 # A JSON-only route may skip the CSRF token: browsers cannot send application/json cross-site
@@ -63,6 +65,8 @@ class AppContext:
     door_id: int
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     enrolments: PendingEnrolments = field(default_factory=PendingEnrolments)
+    counters: WebCounters = field(default_factory=WebCounters)
+    photo_worker: PhotoWorker = field(default_factory=PhotoWorker)
 
 
 def get_context(request: Request) -> AppContext:

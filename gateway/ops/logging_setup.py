@@ -5,6 +5,9 @@ record becomes `{"ts", "level", "logger", "thread", "msg", ...}` plus any `extra
 formatted exception. Under systemd ($JOURNAL_STREAM set) each line is prefixed with the
 `<N>` syslog priority, which journald strips and uses as the entry's PRIORITY, so
 `journalctl -p warning -u menwei` works on JSON lines too.
+
+`logging.level` can change at run time (the station's `set_config`): `apply_log_level` is the
+hook that makes the new level take effect on the root logger, which every menwei logger follows.
 """
 
 from __future__ import annotations
@@ -104,3 +107,16 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else config.level)
     return handler
+
+
+def apply_log_level(level: object) -> None:
+    """Set the root logger's level to a validated `logging.level` value (run-time change)."""
+    name = str(level)
+    if name not in logging.getLevelNamesMapping():
+        raise ValueError(f"unknown log level {name!r}")
+    logging.getLogger().setLevel(name)
+    logging.getLogger(__name__).warning("log level set to %s", name)
+
+
+# Config keys whose run-time change needs more than the new value in the config object.
+RUNTIME_APPLIERS = {"logging.level": apply_log_level}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from firmware_bridge.door import DoorState
 from gateway.access.alerts import encode_snapshot
+from gateway.ops.logging_setup import RUNTIME_APPLIERS
 from gateway.ops.telemetry import collect_telemetry
 from gateway.station.commands import OpenOutcome, RemoteOpen, StationCallbacks
 from gateway.station.config_access import ModelConfigAccess
@@ -82,7 +83,7 @@ def start_station_link(service: AccessService) -> StationLink | None:
         on_remote_open=lambda request: _remote_open(service, request),
         status=lambda: _status(service),
         take_snapshot=lambda: _snapshot(service),
-        config=ModelConfigAccess(config),
+        config=ModelConfigAccess(config, appliers=RUNTIME_APPLIERS),
         on_watchlist_changed=service.reload_galleries,
         on_people_changed=service.reload_galleries,
     )

@@ -3,14 +3,15 @@
 `ModelConfigAccess(root)` reads and writes dotted keys (e.g. "door.unlock_ms") of a config object
 whose models validate on assignment. An update is first applied to a deep copy, so a value that
 fails validation (field bounds or a model validator) changes nothing; then it is applied to the
-live object, which the running components hold by reference. Changes are in memory only: they
-last until restart (the TOML file stays the operator's record).
+live object, which the running components hold by reference. A key that nothing re-reads (the
+log level) is given an applier, called with the new value once it is in the live object.
+Changes are in memory only: they last until restart (the TOML file stays the operator's record).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -31,9 +32,15 @@ def _parent(root: BaseModel, dotted: str) -> tuple[BaseModel, str]:
 class ModelConfigAccess:
     """The StationCallbacks.config implementation for a GatewayConfig-like object."""
 
-    def __init__(self, root: BaseModel, keys: Iterable[str] = SETTABLE_CONFIG_KEYS) -> None:
+    def __init__(
+        self,
+        root: BaseModel,
+        keys: Iterable[str] = SETTABLE_CONFIG_KEYS,
+        appliers: Mapping[str, Callable[[Any], None]] | None = None,
+    ) -> None:
         self.root = root
         self.keys = sorted(keys)
+        self.appliers = dict(appliers or {})
         self._lock = threading.Lock()
 
     def view(self) -> dict[str, Any]:
@@ -57,6 +64,9 @@ class ModelConfigAccess:
                     setattr(*_parent(trial, key), value)
                 for key, value in changes.items():
                     setattr(*_parent(self.root, key), value)
+                for key in changes:
+                    if key in self.appliers:
+                        self.appliers[key](getattr(*_parent(self.root, key)))
             except (AttributeError, KeyError) as error:
                 raise ValueError(f"no such setting: {error}") from error
             except ValidationError as error:

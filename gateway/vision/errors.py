@@ -11,5 +11,9 @@ class ImageDecodeError(VisionError):
     """The bytes or file are not a usable image (corrupt, truncated, empty, unsupported)."""
 
 
+class ImageTooLarge(ImageDecodeError):
+    """The image's header declares more pixels or decoded bytes than allowed (refused undecoded)."""
+
+
 class ModelOutputError(VisionError):
     """A model produced non-finite or malformed output; the face is treated as unusable."""

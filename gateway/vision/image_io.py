@@ -1,35 +1,82 @@
 """Decode untrusted image files and buffers into 8-bit BGR frames, or fail with a clear reason.
 
-Accepts grey, BGRA, 16-bit and very large images (downscaled to a safe size); refuses empty,
+Accepts grey, BGRA, 16-bit and large images (downscaled to a safe size); refuses empty,
 truncated, corrupt or non-image input with `ImageDecodeError`. Nothing here ever raises anything
-else for bad input.
+else for bad input. A PNG or JPEG is sized from its header first (`image_header`): one declaring
+more pixels or decoded bytes than `DecodeLimits` allows is refused with `ImageTooLarge` before
+OpenCV allocates anything, and `DecodeLimits.formats` can restrict which formats are decoded at all.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gateway.vision.errors import ImageDecodeError
+from gateway.vision.errors import ImageDecodeError, ImageTooLarge
+from gateway.vision.image_header import ImageHeader, read_header
 
 BGRImage = npt.NDArray[np.uint8]
 
 MAX_FILE_BYTES = 40 * 1024 * 1024
 MAX_DECODED_PIXELS = 80_000_000
+MAX_DECODED_BYTES = 320 * 1024 * 1024
 WORKING_MAX_SIDE = 2048
 
 
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What an encoded image may declare before it is decoded.
+
+    `formats` None accepts every format OpenCV reads (only PNG and JPEG are sized up front; the
+    others are checked after decoding); a set such as {"png", "jpeg"} refuses everything else.
+    """
+
+    max_pixels: int = MAX_DECODED_PIXELS
+    max_decoded_bytes: int = MAX_DECODED_BYTES
+    formats: frozenset[str] | None = None
+
+
+DEFAULT_LIMITS = DecodeLimits()
+
+
+def check_header(
+    data: bytes, *, name: str = "<buffer>", limits: DecodeLimits = DEFAULT_LIMITS
+) -> ImageHeader | None:
+    """The image's header when it is PNG/JPEG; raises when it is over `limits` (undecoded)."""
+    header = read_header(data, name)
+    if header is None:
+        if limits.formats is not None:
+            allowed = "/".join(sorted(f.upper() for f in limits.formats))
+            raise ImageDecodeError(f"{name}: not a {allowed} image")
+        return None
+    if limits.formats is not None and header.format not in limits.formats:
+        raise ImageDecodeError(f"{name}: {header.format.upper()} images are not accepted")
+    if header.pixels > limits.max_pixels or header.decoded_bytes > limits.max_decoded_bytes:
+        raise ImageTooLarge(
+            f"{name}: {header.describe()} needs {header.decoded_bytes // (1024 * 1024)} MB "
+            f"decoded; the limit is {limits.max_pixels // 1_000_000} megapixels and "
+            f"{limits.max_decoded_bytes // (1024 * 1024)} MB"
+        )
+    return header
+
+
 def decode_image(
-    data: bytes, *, name: str = "<buffer>", max_side: int = WORKING_MAX_SIDE
+    data: bytes,
+    *,
+    name: str = "<buffer>",
+    max_side: int = WORKING_MAX_SIDE,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> BGRImage:
     """Decode encoded image bytes to a contiguous uint8 HxWx3 BGR array."""
     if not data:
         raise ImageDecodeError(f"{name}: empty file")
     if len(data) > MAX_FILE_BYTES:
         raise ImageDecodeError(f"{name}: {len(data)} bytes exceeds the {MAX_FILE_BYTES} byte limit")
+    check_header(data, name=name, limits=limits)
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
