@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 
 from gateway.vision.pipeline import FacePipeline
-from provisioning.enrol_flow import EnrolRefused, Others, analyse_all
+from provisioning.enrol_analysis import Others
+from provisioning.enrol_flow import EnrolRefused, analyse_all
 from provisioning.enrol_session import PhotoResult
 from provisioning.i18n import Translator
 from provisioning.photo_limits import oversized
