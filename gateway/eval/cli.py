@@ -20,6 +20,7 @@ from gateway.eval.context import (
     require_file,
 )
 from gateway.eval.datasets import DatasetError, read_identities, read_liveness_manifest, read_pairs
+from gateway.eval.devsets import SET_NAMES
 
 
 def _emit(data: dict[str, Any], text: str, as_json: bool) -> None:
@@ -79,8 +80,27 @@ def _identify(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         cache=args.embeddings_cache,
         templates_per_person=args.templates,
+        visit_frames=args.visit,
     )
     _emit(report.to_json(), format_identify(report), args.json)
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from gateway.eval.calibrate import format_calibrate, run_calibrate
+
+    faces = require_dir(args.root or default_faces_dir(), "faces folder")
+    context = load_context(args.config, pack=args.pack)
+    report = run_calibrate(
+        context,
+        faces,
+        args.sets.split(","),
+        margin=args.margin,
+        visit_frames=args.visit,
+        cache=args.embeddings_cache,
+        top=args.top,
+    )
+    _emit(report.to_json(), format_calibrate(report), args.json)
     return 0
 
 
@@ -158,9 +178,50 @@ def register(subparsers: Any) -> None:
         default=1,
         help="gallery templates per enrolled person (first K images, leaving one probe)",
     )
+    identify.add_argument(
+        "--visit",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="also replay per visit: each track N frames from different images of one person "
+        "(never a template), through the runtime's decision rule",
+    )
     common(identify)
     cached(identify)
     identify.set_defaults(func=_guarded(_identify))
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="thresholds with zero false grants on every development set, plus a margin",
+    )
+    calibrate.add_argument("--pack", default=None, help="model pack (default: the config's)")
+    calibrate.add_argument(
+        "--sets",
+        default=",".join(SET_NAMES),
+        help=f"comma-separated development sets (default: {','.join(SET_NAMES)})",
+    )
+    calibrate.add_argument(
+        "--root", type=Path, default=None, help="faces folder (default: $MENWEI_SHARED/faces)"
+    )
+    calibrate.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="margin above the zero point (default: estimated by split-half resampling)",
+    )
+    calibrate.add_argument(
+        "--visit",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="frames (different images) per visit in the per-visit replay (default 5)",
+    )
+    calibrate.add_argument(
+        "--top", type=_positive_int, default=10, help="top impostor pairs listed per set"
+    )
+    common(calibrate)
+    cached(calibrate)
+    calibrate.set_defaults(func=_guarded(_calibrate))
 
     liveness = commands.add_parser("liveness", help="presentation-attack detection APCER/BPCER")
     liveness.add_argument(
