@@ -94,6 +94,11 @@ class Recommendation:
     small_gallery_threshold: float
     watchlist_threshold: float
 
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """(resident, small-gallery), as `rule_from_config` takes them."""
+        return self.similarity_threshold, self.small_gallery_threshold
+
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
@@ -168,15 +173,12 @@ def replay_set(
     context: EvalContext,
     dev: DevSet,
     embedded: EmbeddedImages,
-    recommendation: Recommendation,
+    thresholds: tuple[float, float],
     visit_frames: int,
 ) -> tuple[tuple[int, ReplayFigures], ...]:
-    """Per image and per visit, for 1 and 3 templates, at the recommended thresholds."""
-    rule = rule_from_config(
-        context.config.vision,
-        recommendation.similarity_threshold,
-        recommendation.small_gallery_threshold,
-    )
+    """Per image and per visit, for 1 and 3 templates, through the runtime's rule at the given
+    (resident, small-gallery) thresholds."""
+    rule = rule_from_config(context.config.vision, *thresholds)
     pipeline = context.pipeline
     results = []
     for templates in TEMPLATE_COUNTS:
@@ -219,7 +221,7 @@ def run_calibrate(
             dev,
             sum(image.path in embedded.failures for image in dev.images),
             stats,
-            replay_set(context, dev, embedded, recommendation, visit_frames),
+            replay_set(context, dev, embedded, recommendation.thresholds, visit_frames),
         )
         for dev, stats in measured
     )

@@ -20,7 +20,7 @@ from gateway.eval.context import (
     require_file,
 )
 from gateway.eval.datasets import DatasetError, read_identities, read_liveness_manifest, read_pairs
-from gateway.eval.devsets import SET_NAMES
+from gateway.eval.devsets import SET_NAMES, merge_known_aliases
 
 
 def _emit(data: dict[str, Any], text: str, as_json: bool) -> None:
@@ -70,7 +70,9 @@ def _identify(args: argparse.Namespace) -> int:
 
     faces = default_faces_dir()
     csv_path = args.identities or faces / "lfw" / "identities.csv"
-    images = read_identities(require_file(csv_path, "identities CSV"))
+    images, merged = merge_known_aliases(read_identities(require_file(csv_path, "identities CSV")))
+    for alias in merged:
+        print(f"known alias merged: {alias.label} = {alias.same_as}", file=sys.stderr)
     root = require_dir(args.root or faces, "image root")
     context = load_context(args.config)
     report = run_identify(
@@ -101,6 +103,36 @@ def _calibrate(args: argparse.Namespace) -> int:
         top=args.top,
     )
     _emit(report.to_json(), format_calibrate(report), args.json)
+    return 0
+
+
+def _adapt(args: argparse.Namespace) -> int:
+    from gateway.eval.adaptation import format_adaptation, measure_adaptation
+    from gateway.eval.embedding_cache import embed_with_cache
+    from gateway.eval.identify import split_identities
+
+    faces = default_faces_dir()
+    images = read_identities(require_file(args.identities, "identities CSV"))
+    root = require_dir(args.root or faces, "image root")
+    context = load_context(args.config, pack=args.pack)
+    embedded = embed_with_cache(
+        context.pipeline, root, [i.path for i in images], args.embeddings_cache
+    )
+    reports = [
+        measure_adaptation(
+            split_identities(images, templates),
+            embedded.vectors,
+            context.pipeline.model_id,
+            templates,
+            args.shrink,
+        )
+        for templates in args.templates
+    ]
+    _emit(
+        {"reports": [r.to_json() for r in reports]},
+        "\n".join(format_adaptation(r) for r in reports),
+        args.json,
+    )
     return 0
 
 
@@ -222,6 +254,26 @@ def register(subparsers: Any) -> None:
     common(calibrate)
     cached(calibrate)
     calibrate.set_defaults(func=_guarded(_calibrate))
+
+    adapt = commands.add_parser(
+        "adapt", help="measure gallery-fitted PCA whitening against plain cosine (1:N)"
+    )
+    adapt.add_argument("--identities", type=Path, required=True, help="CSV path,label")
+    adapt.add_argument("--root", type=Path, default=None, help="folder the paths are under")
+    adapt.add_argument("--pack", default=None, help="model pack (default: the config's)")
+    adapt.add_argument(
+        "--templates",
+        type=_positive_int,
+        nargs="+",
+        default=[1, 3],
+        help="templates per enrolled person (several: one report each)",
+    )
+    adapt.add_argument(
+        "--shrink", type=float, default=0.5, help="covariance shrinkage toward isotropic"
+    )
+    common(adapt)
+    cached(adapt)
+    adapt.set_defaults(func=_guarded(_adapt))
 
     liveness = commands.add_parser("liveness", help="presentation-attack detection APCER/BPCER")
     liveness.add_argument(

@@ -81,6 +81,20 @@ def apply_aliases(
     return relabelled, applied
 
 
+def merge_known_aliases(
+    images: list[LabelledImage], aliases: list[Alias] | None = None
+) -> tuple[list[LabelledImage], tuple[Alias, ...]]:
+    """Every known alias (of any set) whose label appears in `images`, merged: for identities
+    CSVs that do not say which set they come from (`menwei eval identify`)."""
+    known = read_aliases() if aliases is None else aliases
+    merged = images
+    applied: tuple[Alias, ...] = ()
+    for dataset in sorted({alias.dataset for alias in known}):
+        merged, more = apply_aliases(dataset, merged, known)
+        applied += more
+    return merged, applied
+
+
 def _lfw(faces: Path) -> list[LabelledImage]:
     return read_identities(faces / "lfw" / "identities.csv")
 
