@@ -5,8 +5,9 @@ For each set (gateway.eval.devsets): every impostor comparison per image and per
 score and the top pairs to look at by eye (gateway.eval.impostors); the split-half excess that
 tells how far a zero point moves on new people. The recommended resident threshold is the highest
 per-image zero point of all sets plus the margin, rounded up to 0.001. It does not rely on the
-margin rule or on the gallery size, so the small-gallery threshold equals it; a watch-list hit
-alerts the police, so its threshold keeps one more margin above.
+margin rule or on the gallery size, so the small-gallery threshold equals it; the watch-list
+threshold (a hit alerts the police) meets the same bar: above every impostor of every set, with
+the same margin.
 
 The recommendation is then replayed on every set through the runtime's rule (1 and 3 templates,
 per image and per visit): false grants (which must be zero) and residents missed, with counts.
@@ -165,7 +166,7 @@ def recommend(sets: list[tuple[DevSet, ImpostorStats]], margin: float | None) ->
         margin_source=source,
         similarity_threshold=resident,
         small_gallery_threshold=resident,
-        watchlist_threshold=min(1.0, round_up(resident + margin, 0.001)),
+        watchlist_threshold=resident,
     )
 
 
