@@ -2,10 +2,12 @@
 
 The package ships `model/fr_feature.onnx`: a standard MobileFaceNet (PyTorch 1.10 export, opset 9,
 input `input` [1,3,112,112], output `output` [1,512]). 8,938 of its 1,190,336 float32 weights are
-denormal (non-zero, below float32's smallest normal 1.18e-38); on x86 CPUs arithmetic on denormals
-takes a slow microcode path, which makes the model about four times slower (105 -> 28.5 ms per
-face on one thread). They are far below anything that can change an activation, so the converter
-flushes them to zero: the outputs are identical (tests/modelhub/test_mobilefacenet_convert.py).
+denormal (non-zero, below float32's smallest normal 1.18e-38). Arithmetic on denormals can take a
+slow microcode path: measured outside the project, the package's file ran 105 ms per face against
+28.5 ms once flushed (one thread). On the development machine (AMD EPYC, onnxruntime 1.32) both
+run at 13-16 ms, so the gain depends on the CPU; flushing costs nothing either way, because these
+values are far below anything that can change an activation: the outputs are identical
+(tests/modelhub/test_mobilefacenet_convert.py).
 
 Nothing else changes: graph, node names, opset and the exporter's metadata stay as the package has
 them. The model is re-serialised with `deterministic=True`, so the same package file always gives
