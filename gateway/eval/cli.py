@@ -20,6 +20,7 @@ from gateway.eval.context import (
     require_file,
 )
 from gateway.eval.datasets import DatasetError, read_identities, read_liveness_manifest, read_pairs
+from gateway.eval.devsets import SET_NAMES, merge_known_aliases
 
 
 def _emit(data: dict[str, Any], text: str, as_json: bool) -> None:
@@ -69,7 +70,9 @@ def _identify(args: argparse.Namespace) -> int:
 
     faces = default_faces_dir()
     csv_path = args.identities or faces / "lfw" / "identities.csv"
-    images = read_identities(require_file(csv_path, "identities CSV"))
+    images, merged = merge_known_aliases(read_identities(require_file(csv_path, "identities CSV")))
+    for alias in merged:
+        print(f"known alias merged: {alias.label} = {alias.same_as}", file=sys.stderr)
     root = require_dir(args.root or faces, "image root")
     context = load_context(args.config)
     report = run_identify(
@@ -79,8 +82,57 @@ def _identify(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         cache=args.embeddings_cache,
         templates_per_person=args.templates,
+        visit_frames=args.visit,
     )
     _emit(report.to_json(), format_identify(report), args.json)
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from gateway.eval.calibrate import format_calibrate, run_calibrate
+
+    faces = require_dir(args.root or default_faces_dir(), "faces folder")
+    context = load_context(args.config, pack=args.pack)
+    report = run_calibrate(
+        context,
+        faces,
+        args.sets.split(","),
+        margin=args.margin,
+        visit_frames=args.visit,
+        cache=args.embeddings_cache,
+        top=args.top,
+    )
+    _emit(report.to_json(), format_calibrate(report), args.json)
+    return 0
+
+
+def _adapt(args: argparse.Namespace) -> int:
+    from gateway.eval.adaptation import format_adaptation, measure_adaptation
+    from gateway.eval.embedding_cache import embed_with_cache
+    from gateway.eval.identify import split_identities
+
+    faces = default_faces_dir()
+    images = read_identities(require_file(args.identities, "identities CSV"))
+    root = require_dir(args.root or faces, "image root")
+    context = load_context(args.config, pack=args.pack)
+    embedded = embed_with_cache(
+        context.pipeline, root, [i.path for i in images], args.embeddings_cache
+    )
+    reports = [
+        measure_adaptation(
+            split_identities(images, templates),
+            embedded.vectors,
+            context.pipeline.model_id,
+            templates,
+            args.shrink,
+        )
+        for templates in args.templates
+    ]
+    _emit(
+        {"reports": [r.to_json() for r in reports]},
+        "\n".join(format_adaptation(r) for r in reports),
+        args.json,
+    )
     return 0
 
 
@@ -158,9 +210,70 @@ def register(subparsers: Any) -> None:
         default=1,
         help="gallery templates per enrolled person (first K images, leaving one probe)",
     )
+    identify.add_argument(
+        "--visit",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="also replay per visit: each track N frames from different images of one person "
+        "(never a template), through the runtime's decision rule",
+    )
     common(identify)
     cached(identify)
     identify.set_defaults(func=_guarded(_identify))
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="thresholds with zero false grants on every development set, plus a margin",
+    )
+    calibrate.add_argument("--pack", default=None, help="model pack (default: the config's)")
+    calibrate.add_argument(
+        "--sets",
+        default=",".join(SET_NAMES),
+        help=f"comma-separated development sets (default: {','.join(SET_NAMES)})",
+    )
+    calibrate.add_argument(
+        "--root", type=Path, default=None, help="faces folder (default: $MENWEI_SHARED/faces)"
+    )
+    calibrate.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="margin above the zero point (default: estimated by split-half resampling)",
+    )
+    calibrate.add_argument(
+        "--visit",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="frames (different images) per visit in the per-visit replay (default 5)",
+    )
+    calibrate.add_argument(
+        "--top", type=_positive_int, default=10, help="top impostor pairs listed per set"
+    )
+    common(calibrate)
+    cached(calibrate)
+    calibrate.set_defaults(func=_guarded(_calibrate))
+
+    adapt = commands.add_parser(
+        "adapt", help="measure gallery-fitted PCA whitening against plain cosine (1:N)"
+    )
+    adapt.add_argument("--identities", type=Path, required=True, help="CSV path,label")
+    adapt.add_argument("--root", type=Path, default=None, help="folder the paths are under")
+    adapt.add_argument("--pack", default=None, help="model pack (default: the config's)")
+    adapt.add_argument(
+        "--templates",
+        type=_positive_int,
+        nargs="+",
+        default=[1, 3],
+        help="templates per enrolled person (several: one report each)",
+    )
+    adapt.add_argument(
+        "--shrink", type=float, default=0.5, help="covariance shrinkage toward isotropic"
+    )
+    common(adapt)
+    cached(adapt)
+    adapt.set_defaults(func=_guarded(_adapt))
 
     liveness = commands.add_parser("liveness", help="presentation-attack detection APCER/BPCER")
     liveness.add_argument(

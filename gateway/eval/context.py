@@ -28,12 +28,16 @@ class EvalContext:
     models: PipelineModels
 
 
-def load_context(config_path: Path | None) -> EvalContext:
-    """Load the config and build the pipeline, or raise SetupError naming the fix."""
+def load_context(config_path: Path | None, pack: str | None = None) -> EvalContext:
+    """Load the config (with `pack` replacing [models] pack when given) and build the pipeline,
+    or raise SetupError naming the fix."""
     try:
         config = load_config(config_path)
     except ConfigError as error:
         raise SetupError(str(error)) from None
+    if pack is not None:
+        chosen = config.models.model_copy(update={"pack": pack})
+        config = config.model_copy(update={"models": chosen})
     try:
         pipeline, models = load_pipeline(config)
     except (ModelFileError, ManifestError, LicenceNotAccepted) as error:

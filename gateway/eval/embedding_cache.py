@@ -1,9 +1,10 @@
 """An optional on-disk cache of evaluation embeddings (`--embeddings-cache FILE.npz`), so that
 verify and identify on the same photos embed each image once.
 
-The cache is keyed by everything that changes a vector: the embedder's model id, flip averaging,
-and the detector settings. A cache made under another key is ignored and rewritten; paths the
-cache lacks are embedded and added. The file holds derived vectors only, never images.
+The cache is keyed by everything that changes a vector: the embedder's model id and input
+preprocessing (colour order, mean, std), flip averaging, alignment and the detector settings. A
+cache made under another key is ignored and rewritten; paths the cache lacks are embedded and
+added. The file holds derived vectors only, never images.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ def cache_key(pipeline: FacePipeline) -> str:
     return json.dumps(
         {
             "model_id": pipeline.model_id,
+            "preprocess": [
+                pipeline.embedder.spec.color_order,
+                list(pipeline.embedder.spec.mean),
+                list(pipeline.embedder.spec.std),
+            ],
             "flip_average": pipeline.embedder.flip_average,
             "alignment": [pipeline.alignment.method, pipeline.alignment.output_size],
             "detector": [detector.score_threshold, detector.nms_threshold, detector.input_max_side],

@@ -8,6 +8,10 @@ first K images, always leaving at least one probe) and the rest are mated probes
 never-enrolled person is a non-mated probe, so K does not change the non-mated set. An image
 without a usable face is a failed search: a miss for a mated probe, a correct rejection for a
 non-mated one (both counted).
+
+The decision rule is replayed per image (each probe a track of `agree` identical frames) and, with
+`visit_frames` N, per visit (each track N frames from different images of one person; see
+`gateway.eval.visits`), both through the runtime's own `judge_track`.
 """
 
 from __future__ import annotations
@@ -25,13 +29,21 @@ from gateway.eval.context import EvalContext
 from gateway.eval.datasets import DatasetError, LabelledImage
 from gateway.eval.embedding_cache import embed_with_cache
 from gateway.eval.embeddings import EmbeddedImages
+from gateway.eval.visits import (
+    PER_IMAGE,
+    PER_VISIT,
+    FrameSearch,
+    ReplayFigures,
+    describe,
+    format_figures,
+    replay,
+)
 from gateway.gallery import Gallery
-from gateway.vision.decision import DecisionRule, FrameEvidence, Verdict, decide
+from gateway.vision.decision import DecisionRule
 from gateway.vision.factory import UncalibratedModelError, effective_thresholds
 from gateway.vision.recogniser import rule_from_config
 
 FPIR_TARGETS = (1e-2, 1e-3)
-TRACK_FRAMES = 3
 PROCUREMENT_FNIR = 0.02  # >= 98% of residents pass ...
 PROCUREMENT_FPIR = 1e-2  # ... at 1% false alarms on never-enrolled people
 NO_FACE_SCORE = -1.0
@@ -93,9 +105,8 @@ class IdentifyReport:
     rule: DecisionRule
     at_rule: metrics.OpenSetPoint  # FPIR/FNIR of single searches at the rule's threshold
     threshold_source: str
-    verdicts: dict[str, int]
-    false_grants: int
-    false_grant_examples: tuple[str, ...]
+    per_image: ReplayFigures
+    per_visit: ReplayFigures | None
     template_no_face: int
     probe_no_face: int
 
@@ -109,6 +120,7 @@ class IdentifyReport:
         return self.points[PROCUREMENT_FPIR].fnir <= PROCUREMENT_FNIR
 
     def to_json(self) -> dict[str, Any]:
+        per_image = self.per_image.to_json()
         return {
             "model_id": self.model_id,
             "enrolled_identities": len({t.label for t in self.split.templates}),
@@ -130,17 +142,22 @@ class IdentifyReport:
             },
             "decision_rule": {
                 "similarity_threshold": self.rule.similarity_threshold,
+                "small_gallery_threshold": self.rule.small_gallery_threshold,
+                "small_gallery_identities": self.rule.small_gallery_identities,
                 "threshold_source": self.threshold_source,
                 "min_margin": self.rule.min_margin,
                 "window": self.rule.window,
                 "agree": self.rule.agree,
-                "track_frames": TRACK_FRAMES,
+                "track_frames": self.per_image.frames,
                 "fpir_at_threshold": self.at_rule.fpir,
                 "fnir_at_threshold": self.at_rule.fnir,
             },
-            "verdicts": dict(self.verdicts),
-            "false_grants": self.false_grants,
-            "false_grant_examples": list(self.false_grant_examples[:10]),
+            # Per-image figures at the top level, as before the visit mode existed.
+            "verdicts": per_image["verdicts"],
+            "false_grants": per_image["false_grants"],
+            "false_grant_examples": per_image["false_grant_examples"],
+            "per_image": per_image,
+            "per_visit": None if self.per_visit is None else self.per_visit.to_json(),
         }
 
 
@@ -169,26 +186,6 @@ def search_probes(
     return results
 
 
-def replay_tracks(
-    results: list[ProbeResult], rule: DecisionRule
-) -> tuple[dict[str, int], list[ProbeResult]]:
-    """Each probe as a live track of `TRACK_FRAMES` identical frames through `decide`:
-    verdict counts and the false grants (wrong person, or a never-enrolled person)."""
-    verdicts: dict[str, int] = defaultdict(int)
-    false_grants = []
-    for result in results:
-        frame = FrameEvidence(
-            result.identity, result.score, result.margin, live=True, competitors=result.competitors
-        )
-        decision = decide([frame] * TRACK_FRAMES, rule)
-        verdicts[decision.verdict.value] += 1
-        if decision.verdict is Verdict.GRANT and (
-            not result.enrolled or decision.identity != result.truth
-        ):
-            false_grants.append(result)
-    return dict(sorted(verdicts.items())), false_grants
-
-
 def decision_threshold(
     context: EvalContext, given: float | None, fallback: metrics.OpenSetPoint
 ) -> tuple[float, str]:
@@ -201,6 +198,30 @@ def decision_threshold(
         return fallback.threshold, "fpir_1e-2 (no calibrated threshold configured)"
 
 
+def build_gallery(
+    model_id: str, dimension: int, templates: tuple[LabelledImage, ...], embedded: EmbeddedImages
+) -> tuple[Gallery, int]:
+    """The gallery of the split's templates, and how many templates had no usable face."""
+    gallery = Gallery(model_id, dimension)
+    no_face = 0
+    for template in templates:
+        vector = embedded.vectors.get(template.path)
+        if vector is None:
+            no_face += 1
+        else:
+            gallery.add(template.label, vector, model_id)
+    return gallery, no_face
+
+
+def replay_rule(context: EvalContext, value: float, source: str) -> DecisionRule:
+    """The rule to replay: exactly the runtime's (small-gallery guard included) for the
+    configured threshold, else the given threshold with the configured margin and K of N."""
+    vision = context.config.vision
+    if source == "config":
+        return rule_from_config(vision, value, context.models.small_gallery_threshold)
+    return DecisionRule(value, vision.match.min_margin, vision.tracker.window, vision.tracker.agree)
+
+
 def run_identify(
     context: EvalContext,
     images: list[LabelledImage],
@@ -208,6 +229,7 @@ def run_identify(
     threshold: float | None = None,
     cache: Path | None = None,
     templates_per_person: int = 1,
+    visit_frames: int | None = None,
 ) -> IdentifyReport:
     """Embed, enrol, search every probe, compute FNIR@FPIR and replay the decision rule."""
     pipeline = context.pipeline
@@ -215,14 +237,9 @@ def run_identify(
     if not split.templates or not split.mated or not split.non_mated:
         raise DatasetError("the identities CSV gives no enrolled, mated or non-mated probes")
     embedded = embed_with_cache(pipeline, root, [image.path for image in images], cache)
-    gallery = Gallery(pipeline.model_id, pipeline.embedder.dimension)
-    template_no_face = 0
-    for template in split.templates:
-        vector = embedded.vectors.get(template.path)
-        if vector is None:
-            template_no_face += 1
-        else:
-            gallery.add(template.label, vector, pipeline.model_id)
+    gallery, template_no_face = build_gallery(
+        pipeline.model_id, pipeline.embedder.dimension, split.templates, embedded
+    )
     results = search_probes(gallery, split, embedded)
     mated = [r for r in results if r.enrolled]
     non_mated_scores = np.asarray([r.score for r in results if not r.enrolled])
@@ -233,16 +250,12 @@ def run_identify(
         for fpir in FPIR_TARGETS
     }
     value, source = decision_threshold(context, threshold, points[1e-2])
-    tracker = context.config.vision.tracker
-    if source == "config":  # exactly the runtime's rule, small-gallery guard included
-        rule = rule_from_config(
-            context.config.vision, value, context.models.small_gallery_threshold
-        )
-    else:
-        rule = DecisionRule(
-            value, context.config.vision.match.min_margin, tracker.window, tracker.agree
-        )
-    verdicts, false_grants = replay_tracks(results, rule)
+    rule = replay_rule(context, value, source)
+    search = FrameSearch(gallery, embedded.vectors)
+    per_image = replay(PER_IMAGE, rule.agree, split.mated, split.non_mated, search, rule)
+    per_visit = None
+    if visit_frames is not None:
+        per_visit = replay(PER_VISIT, visit_frames, split.mated, split.non_mated, search, rule)
     probe_paths = {p.path for p in (*split.mated, *split.non_mated)}
     return IdentifyReport(
         model_id=pipeline.model_id,
@@ -252,11 +265,8 @@ def run_identify(
         rule=rule,
         at_rule=metrics.open_set_at(mated_scores, mated_correct, non_mated_scores, value),
         threshold_source=source,
-        verdicts=verdicts,
-        false_grants=len(false_grants),
-        false_grant_examples=tuple(
-            f"{r.truth} granted as {r.identity} ({r.score:.3f})" for r in false_grants
-        ),
+        per_image=per_image,
+        per_visit=per_visit,
         template_no_face=template_no_face,
         probe_no_face=sum(path in embedded.failures for path in probe_paths),
     )
@@ -284,11 +294,14 @@ def format_identify(report: IdentifyReport) -> str:
         + ("MET" if bar["met"] else "NOT MET")
     )
     lines.append(
-        f"decision rule replay ({rule['track_frames']}-frame live tracks, threshold "
-        f"{rule['similarity_threshold']:.4f} from {rule['threshold_source']}, margin "
-        f"{rule['min_margin']}, {rule['agree']} of {rule['window']}): {data['verdicts']}; "
-        f"false grants {data['false_grants']} (single searches at this threshold: FPIR "
-        f"{rule['fpir_at_threshold']:.4f}, FNIR {rule['fnir_at_threshold']:.4f})"
+        f"decision rule replay (threshold {rule['similarity_threshold']:.4f} from "
+        f"{rule['threshold_source']}, small gallery {rule['small_gallery_threshold']:.4f} below "
+        f"{rule['small_gallery_identities']} others, margin {rule['min_margin']}, "
+        f"{rule['agree']} of {rule['window']}, frames live; single searches at this threshold: "
+        f"FPIR {rule['fpir_at_threshold']:.4f}, FNIR {rule['fnir_at_threshold']:.4f})"
     )
-    lines.extend(f"  false grant: {example}" for example in data["false_grant_examples"])
+    for figures in (report.per_image, report.per_visit):
+        if figures is not None:
+            lines.append("  " + format_figures(figures))
+            lines.extend(f"    false grant: {describe(o)}" for o in figures.false_grants[:10])
     return "\n".join(lines)

@@ -2,16 +2,22 @@
 
 Search is one matrix-vector product: the best template gives the top-1 identity, and the margin is
 its score minus the best score of any *other* identity, so several templates per person never
-count as competition against themselves. Templates made by another model are refused.
+count as competition against themselves. Templates made by another model, of another dimension,
+non-finite or all zero are refused: `add` raises, `add_or_refuse` (loading stored templates, where
+one bad row must not stop the door) logs the refusal, counts it in `refused` and goes on.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+LOG = logging.getLogger(__name__)
 
 
 class TemplateModelMismatch(ValueError):
@@ -41,6 +47,7 @@ class Gallery:
         self._label_codes = np.zeros(0, np.int64)
         self._identities: list[str] = []
         self._dirty = False
+        self.refused: Counter[str] = Counter()  # reason -> templates refused by add_or_refuse
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -68,6 +75,21 @@ class Gallery:
         self._rows.append(vector / norm)
         self._labels.append(identity)
         self._dirty = True
+
+    def add_or_refuse(self, identity: str, template: npt.ArrayLike, model_id: str) -> bool:
+        """`add`, except that a bad template is logged, counted in `refused` and skipped."""
+        try:
+            self.add(identity, template, model_id)
+        except TemplateModelMismatch as error:
+            reason = "other_model"
+            LOG.error("gallery refused a template: %s", error)
+        except ValueError as error:
+            reason = "invalid"
+            LOG.error("gallery refused a template: %s", error)
+        else:
+            return True
+        self.refused[reason] += 1
+        return False
 
     def add_many(self, items: Iterable[tuple[str, npt.ArrayLike]], model_id: str) -> None:
         for identity, template in items:

@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 import requests
 
-from gateway.modelhub import faceapi_convert, npm_source
+from gateway.modelhub import faceapi_convert, mobilefacenet_convert, npm_source
 from gateway.modelhub.integrity import ModelFileError, ModelIntegrityError, verify_file
 from gateway.modelhub.manifest import ModelEntry, Pack, bundled_models_dir
 from gateway.modelhub.torch_checkpoint import CheckpointError
@@ -42,6 +42,7 @@ _CHUNK = 1 << 20
 # Converters the manifest may name (`source.converter`): package files -> ONNX bytes.
 CONVERTERS: Mapping[str, Callable[[Mapping[str, bytes]], bytes]] = {
     "gateway.modelhub.faceapi_convert": faceapi_convert.convert_package,
+    "gateway.modelhub.mobilefacenet_convert": mobilefacenet_convert.convert_package,
 }
 
 

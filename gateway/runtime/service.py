@@ -235,12 +235,13 @@ class AccessService:
             watch = load_watchlist(session, store.cipher, model_id, dimension)
         fill_gallery(residents, load)
         for external_id, _category, vector in watch.rows:
-            watchlist.add(external_id, vector, model_id)
+            watchlist.add_or_refuse(external_id, vector, model_id)
         refused = load.refused_other_model + sum(watch.refused_by_model.values())
+        refused += residents.refused.total() + watchlist.refused.total()
         if refused:
             LOG.error(
-                "%d templates were made by another model than %s and are NOT loaded: "
-                "re-enrol those people",
+                "%d templates were made by another model than %s or are invalid and are NOT "
+                "loaded: re-enrol those people",
                 refused,
                 model_id,
             )

@@ -74,7 +74,8 @@ def load_gallery_rows(
 
 
 def fill_gallery(gallery: Gallery, load: GalleryLoad) -> int:
-    """Add the loaded rows to a Gallery (identity = str(person_id)); returns how many."""
-    for row in load.rows:
-        gallery.add(str(row.person_id), row.vector, row.model_id)
-    return len(load.rows)
+    """Add the loaded rows to a Gallery (identity = str(person_id)); returns how many. A row the
+    gallery refuses (e.g. an all-zero vector) is logged and counted in `gallery.refused`."""
+    return sum(
+        gallery.add_or_refuse(str(row.person_id), row.vector, row.model_id) for row in load.rows
+    )

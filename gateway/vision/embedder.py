@@ -49,6 +49,8 @@ class FaceEmbedder:
         self.session = open_session(model_path, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
+        # A graph exported with a fixed batch of 1 (MobileFaceNet, SFace) is run one crop at a time.
+        self.single_batch = self.session.get_inputs()[0].shape[0] == 1
         self._mean = np.asarray(spec.mean, np.float32).reshape(1, 3, 1, 1)
         self._std = np.asarray(spec.std, np.float32).reshape(1, 3, 1, 1)
 
@@ -64,6 +66,15 @@ class FaceEmbedder:
         normalised: npt.NDArray[np.float32] = (blob - self._mean) / self._std
         return normalised
 
+    def _run(self, blob: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if self.single_batch:
+            outputs = [
+                self.session.run(None, {self.input_name: blob[i : i + 1]})[0]
+                for i in range(len(blob))
+            ]
+            return np.concatenate([np.asarray(out, np.float32) for out in outputs])
+        return np.asarray(self.session.run(None, {self.input_name: blob})[0], np.float32)
+
     def embed(self, crops: Sequence[BGRImage]) -> npt.NDArray[np.float32]:
         """(N, D) unit vectors for N aligned crops."""
         if not crops:
@@ -71,9 +82,7 @@ class FaceEmbedder:
         inputs = list(crops)
         if self.flip_average:
             inputs += [np.ascontiguousarray(crop[:, ::-1]) for crop in crops]
-        raw = np.asarray(
-            self.session.run(None, {self.input_name: self._blob(inputs)})[0], np.float32
-        )
+        raw = self._run(self._blob(inputs))
         if raw.shape != (len(inputs), self.dimension):
             raise ModelOutputError(f"embedder output shape {raw.shape}")
         unit = l2_normalise(raw)

@@ -1,14 +1,18 @@
 """Per-frame face analysis: detect -> quality gate -> align -> liveness -> embed.
 
 A face that fails the gate is reported with its reasons and is neither liveness-checked nor
-embedded, so it can never contribute to a grant. The latest stage latencies are kept (a bounded
-ring per stage) for the benchmark.
+embedded, so it can never contribute to a grant. A stage that fails on a face (degenerate landmarks,
+a non-finite or empty model output) marks that face unusable, is counted per stage in
+`FacePipeline.errors` and logged (the 1st, 10th, 100th... time). The latest stage latencies are
+kept (a bounded ring per stage) for the benchmark.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -26,6 +30,7 @@ from gateway.vision.quality import QualityReport, assess_quality
 
 T = TypeVar("T")
 STAGE_SAMPLES_KEPT = 100  # per stage (the benchmark widens it for its own run)
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,6 +89,14 @@ class FacePipeline:
         self.liveness = liveness
         self.config = config
         self.timer = StageTimer()
+        self.errors: Counter[str] = Counter()  # stage -> faces that stage failed on
+
+    def _failed(self, analysis: FaceAnalysis, stage: str, error: Exception) -> None:
+        analysis.error = f"{stage}: {error}"
+        self.errors[stage] += 1
+        count = self.errors[stage]
+        if math.log10(count).is_integer():
+            LOG.error("%s failed on a face (%d so far): %s", stage, count, error)
 
     @property
     def model_id(self) -> str:
@@ -113,7 +126,7 @@ class FacePipeline:
                 vectors = self.timer.run("embed", lambda: self.embedder.embed(crops))
             except ModelOutputError as error:
                 for analysis in pending:
-                    analysis.error = f"embed: {error}"
+                    self._failed(analysis, "embed", error)
             else:
                 for analysis, vector in zip(pending, vectors, strict=True):
                     analysis.embedding = vector
@@ -126,7 +139,7 @@ class FacePipeline:
         try:
             crop = self.timer.run("align", lambda: align_face(frame, landmarks, self.alignment))
         except AlignmentError as error:
-            analysis.error = f"align: {error}"
+            self._failed(analysis, "align", error)
             return None
         analysis.quality = assess_quality(frame, landmarks, crop, self.config.quality)
         if not analysis.quality.passed:
@@ -138,7 +151,7 @@ class FacePipeline:
                     "liveness", lambda: checker.check(frame, analysis.detection.box)
                 )
             except ModelOutputError as error:
-                analysis.error = f"liveness: {error}"
+                self._failed(analysis, "liveness", error)
                 return None
         return crop
 

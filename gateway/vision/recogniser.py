@@ -96,21 +96,35 @@ class Recogniser:
         live = (
             None if analysis.liveness is None else analysis.liveness.passed(self.liveness_threshold)
         )
-        track.history.append(
-            FrameEvidence(
-                identity=match.identity if match else None,
-                score=match.score if match else -1.0,
-                margin=match.margin if match else 0.0,
-                live=live if analysis.usable else None,
-                competitors=match.competitors if match else 0,
-            )
-        )
-        decision = decide(track.history, self.rule)
-        newly_granted = False
-        if decision.verdict is Verdict.GRANT:
-            if track.granted_to is None:
-                track.granted_to = decision.identity
-                newly_granted = True
-            elif track.granted_to != decision.identity:
-                decision = Decision(Verdict.CONFLICT, reason="track was granted to someone else")
+        track.history.append(frame_evidence(match, live if analysis.usable else None))
+        decision, newly_granted = judge_track(track, self.rule)
         return FaceResult(track.track_id, analysis, match, watch, decision, newly_granted)
+
+
+def frame_evidence(match: Match | None, live: bool | None) -> FrameEvidence:
+    """What one frame's gallery search (None: nothing searched) and liveness tell the track."""
+    return FrameEvidence(
+        identity=match.identity if match else None,
+        score=match.score if match else -1.0,
+        margin=match.margin if match else 0.0,
+        live=live,
+        competitors=match.competitors if match else 0,
+    )
+
+
+def judge_track(track: Track, rule: DecisionRule) -> tuple[Decision, bool]:
+    """The track's decision after its latest frame, and whether this frame newly grants it.
+
+    The one place the runtime turns a track's history into a verdict; `menwei eval` replays its
+    tracks through this same function. A track grants once; a later grant to someone else is a
+    conflict.
+    """
+    decision = decide(track.history, rule)
+    newly_granted = False
+    if decision.verdict is Verdict.GRANT:
+        if track.granted_to is None:
+            track.granted_to = decision.identity
+            newly_granted = True
+        elif track.granted_to != decision.identity:
+            decision = Decision(Verdict.CONFLICT, reason="track was granted to someone else")
+    return decision, newly_granted

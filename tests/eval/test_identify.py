@@ -6,10 +6,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gateway.eval.datasets import LabelledImage
-from gateway.eval.identify import ProbeResult, is_enrolled, replay_tracks, split_identities
+from gateway.eval.identify import is_enrolled, split_identities
+from gateway.eval.visits import PER_IMAGE, FrameSearch, replay
+from gateway.gallery import Gallery
 from gateway.vision.decision import DecisionRule
 from tests.eval.cli_runner import run_json
 
@@ -41,16 +44,30 @@ def test_split_is_deterministic_and_complete() -> None:
 
 def test_replay_counts_grants_to_strangers_and_wrong_people_as_false() -> None:
     rule = DecisionRule(similarity_threshold=0.5, min_margin=0.02, window=5, agree=3)
-    results = [
-        ProbeResult("Ann", True, "Ann", 0.9, 0.3),  # right person: a true grant
-        ProbeResult("Ann", True, "Bob", 0.8, 0.3),  # wrong person: false grant
-        ProbeResult("Eve", False, "Bob", 0.7, 0.3),  # never enrolled: false grant
-        ProbeResult("Eve", False, "Bob", 0.4, 0.3),  # below threshold: unknown
-        ProbeResult("Cid", True, None, -1.0, 0.0),  # no face
-    ]
-    verdicts, false_grants = replay_tracks(results, rule)
-    assert verdicts == {"grant": 3, "unknown": 2}
-    assert false_grants == results[1:3]
+    gallery = Gallery("m", 2)
+    gallery.add("Ann", [1.0, 0.0], "m")
+    gallery.add("Bob", [0.0, 1.0], "m")
+    vectors = {
+        "ann.jpg": _unit(0.9),  # Ann's probe near Ann: a true grant
+        "ann2.jpg": _unit(0.1),  # Ann's probe near Bob: a false grant to the wrong resident
+        "eve.jpg": _unit(0.2),  # a stranger near Bob: a false grant
+        "eve2.jpg": _unit(0.5),  # a stranger exactly between both (no margin): unknown
+    }
+    mated = [LabelledImage("ann.jpg", "Ann"), LabelledImage("ann2.jpg", "Ann")]
+    mated.append(LabelledImage("cid.jpg", "Cid"))  # no face: no frame, a miss
+    non_mated = [LabelledImage("eve.jpg", "Eve"), LabelledImage("eve2.jpg", "Eve")]
+    figures = replay(PER_IMAGE, 3, mated, non_mated, FrameSearch(gallery, vectors), rule)
+    data = figures.to_json()
+    assert data["verdicts"] == {"grant": 3, "unknown": 2}
+    assert [o.visit.frames[0] for o in figures.false_grants] == ["ann2.jpg", "eve.jpg"]
+    assert data["false_grants_to_strangers"] == 1 and data["false_grants_to_wrong_resident"] == 1
+    assert data["residents_missed"] == 2 and data["mated_tracks"] == 3
+
+
+def _unit(weight_on_first: float) -> np.ndarray:
+    """A unit 2-d vector whose cosine with [1, 0] rises with `weight_on_first` (0..1)."""
+    angle = (1.0 - weight_on_first) * np.pi / 2
+    return np.asarray([np.cos(angle), np.sin(angle)], np.float32)
 
 
 @pytest.mark.shared

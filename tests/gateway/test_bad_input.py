@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -137,7 +138,8 @@ def test_face_cut_by_the_frame_edge_never_grants(
 
 
 def _nan_model(path: Path, input_shape: list[object], output_size: int) -> Path:
-    """A real ONNX graph whose output is all NaN (0/0), to test the guard rails end to end."""
+    """A real ONNX graph whose output is all NaN (0/0), to test the guard rails end to end; with
+    `output_size` 0 its output is empty ([N, 0])."""
     x = helper.make_tensor_value_info("input", TensorProto.FLOAT, input_shape)
     y = helper.make_tensor_value_info("out", TensorProto.FLOAT, [input_shape[0], output_size])
     nodes = [
@@ -175,6 +177,53 @@ def test_nan_embedding_is_an_error_not_a_match(
     pipeline = build_pipeline(broken, VisionConfig())
     [face] = pipeline.analyse(face_frame, max_faces=1)
     assert not face.usable and face.error is not None and "embed" in face.error
+
+
+@pytest.mark.parametrize(("output_size", "name"), [(128, "nan-model"), (0, "empty-model")])
+def test_nan_or_empty_embeddings_never_grant_and_are_counted_and_logged(
+    tmp_path: Path,
+    pipeline_models: PipelineModels,
+    face_frame: np.ndarray,
+    output_size: int,
+    name: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = _nan_model(tmp_path / f"{name}.onnx", ["N", 3, 150, 150], output_size)
+    with pytest.raises(ModelOutputError):
+        FaceEmbedder(model, EmbedderSpec(name)).embed_one(np.zeros((150, 150, 3), np.uint8))
+    broken = PipelineModels(
+        **{**pipeline_models.__dict__, "embedder": model, "embedder_spec": EmbedderSpec(name)}
+    )
+    pipeline = build_pipeline(broken, VisionConfig())
+    gallery = Gallery(name, max(output_size, 1))
+    gallery.add("resident", np.ones(max(output_size, 1)), name)  # anyone would match it
+    rule = rule_from_config(pipeline.config, similarity_threshold=0.0)
+    recogniser = Recogniser(pipeline, gallery, None, rule, watchlist_threshold=0.5)
+    with caplog.at_level(logging.ERROR, logger="gateway.vision.pipeline"):
+        for _ in range(12):
+            for result in recogniser.process(face_frame):
+                assert not result.analysis.usable and result.analysis.error is not None
+                assert result.match is None and result.decision.verdict is not Verdict.GRANT
+    assert pipeline.errors["embed"] == 12  # counted per face
+    logged = [r for r in caplog.records if "embed failed" in r.getMessage()]
+    assert len(logged) == 2  # the 1st and the 10th time, not every frame
+
+
+def test_a_template_of_another_model_or_an_invalid_one_is_refused_logged_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gallery = Gallery("mobilefacenet_faceplugin", 4)
+    with caplog.at_level(logging.ERROR, logger="gateway.gallery.matrix"):
+        assert not gallery.add_or_refuse("a", np.ones(4), "faceapi_face_recognition")
+        assert not gallery.add_or_refuse("b", np.zeros(4), "mobilefacenet_faceplugin")
+        assert not gallery.add_or_refuse("c", np.full(4, np.nan), "mobilefacenet_faceplugin")
+        assert not gallery.add_or_refuse("d", np.ones(0), "mobilefacenet_faceplugin")
+        assert gallery.add_or_refuse("e", np.ones(4), "mobilefacenet_faceplugin")
+    assert gallery.refused == {"other_model": 1, "invalid": 3}
+    assert len(caplog.records) == 4 and "faceapi_face_recognition" in caplog.records[0].message
+    assert gallery.identities == {"e"}
+    with pytest.raises(ValueError, match="non-finite"):
+        gallery.search(np.full(4, np.nan))  # a NaN probe is never searched
 
 
 def test_nan_liveness_is_an_error_not_a_pass(tmp_path: Path, face_frame: np.ndarray) -> None:

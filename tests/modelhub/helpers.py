@@ -21,3 +21,19 @@ def copy_pack(pack: Pack, mirror: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for entry in pack.models:
         shutil.copyfile(mirror / entry.file, dest / entry.file)
+
+
+def install_mobilefacenet(mirror: Path, dest: Path) -> Path:
+    """A model folder holding the `mobilefacenet` pack: the embedder fetched the way a site gets it
+    (npm registry tarball, cached in the user cache dir, built by menwei's converter), the detector
+    and liveness models copied from the mirror. Returns `dest`."""
+    from gateway.modelhub import load_manifest
+    from gateway.modelhub.fetch import fetch_model
+    from gateway.modelhub.npm_source import default_cache_dir
+
+    pack = load_manifest().pack("mobilefacenet")
+    result = fetch_model(pack.embedder, dest, mirror=None, cache_dir=default_cache_dir())
+    assert result.action in ("installed", "present"), result
+    for entry in (pack.detector, *pack.liveness):
+        shutil.copyfile(mirror / entry.file, dest / entry.file)
+    return dest

@@ -1,0 +1,209 @@
+"""Every impostor comparison of a labelled set, per image and per visit, and how far the highest
+impostor score moves when new people arrive (the calibration margin).
+
+Per image: every pair of images of two different people is one comparison; no threshold above the
+highest such score can grant any of these people as any other, whatever the enrolment (templates,
+gallery size, margin rule: all ignored, which only makes the bound safer).
+
+Per visit: a stranger's visit of `frames` frames cycling through their images, against a resident
+enrolled from any of their images, is granted only when `agree` frames score above the threshold
+for that resident. The visit score of (stranger, resident) is the `agree`-th highest frame score of
+the stranger's best possible visit (their highest-scoring images, each repeated as often as
+cycling allows); the per-visit zero point is the highest such score over all ordered pairs of
+different people.
+
+The margin: split the people at random into two halves A and B; the zero point measured on A alone
+is compared with the highest impostor score of every comparison that involves B (people A never
+saw). The excess, over many splits, is how far the zero point of a set of this size moves on new
+people: what a threshold at the exact zero point would let in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.eval.datasets import LabelledImage
+from gateway.vision.embedder import Vector
+
+TOP_POOL = 20000  # impostor pairs kept (highest first) for the split-half resampling
+
+
+@dataclass(frozen=True)
+class ScorePair:
+    """One comparison: its score and the two sides (image paths, or identities for visits)."""
+
+    score: float
+    first: str
+    first_label: str
+    second: str
+    second_label: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "first": self.first,
+            "first_label": self.first_label,
+            "second": self.second,
+            "second_label": self.second_label,
+        }
+
+
+@dataclass(frozen=True)
+class ImpostorStats:
+    """The impostor side of one set: counts, zero points, top pairs and the split-half excess."""
+
+    images: int  # images with a usable face
+    identities: int
+    image_comparisons: int
+    highest_image: float
+    top_images: tuple[ScorePair, ...]
+    visit_comparisons: int  # ordered (stranger, resident) pairs of different people
+    highest_visit: float
+    top_visits: tuple[ScorePair, ...]
+    genuine_comparisons: int
+    genuine_scores: npt.NDArray[np.float32]
+    excess: npt.NDArray[np.float64]  # split-half excess per round (may be negative)
+
+    def excess_quantile(self, q: float) -> float:
+        return float(np.quantile(self.excess, q)) if self.excess.size else 0.0
+
+    def genuine_above(self, threshold: float) -> float:
+        """Fraction of same-person image pairs scoring at or above `threshold`."""
+        scores = self.genuine_scores
+        return float((scores >= threshold).mean()) if scores.size else 0.0
+
+
+def _matrix(
+    images: Sequence[LabelledImage], vectors: Mapping[str, Vector]
+) -> tuple[list[LabelledImage], npt.NDArray[np.float32], npt.NDArray[np.int64], list[str]]:
+    kept = sorted((i for i in images if i.path in vectors), key=lambda i: (i.label, i.path))
+    names = sorted({i.label for i in kept})
+    code_of = {name: code for code, name in enumerate(names)}
+    codes = np.asarray([code_of[i.label] for i in kept], np.int64)
+    matrix = np.stack([vectors[i.path] for i in kept]).astype(np.float32)
+    return kept, matrix, codes, names
+
+
+def _top_pairs(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
+    """Indices of the k highest scores, highest first."""
+    k = min(k, scores.size)
+    if k == 0:
+        return np.zeros(0, np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    order: npt.NDArray[np.int64] = part[np.argsort(-scores[part], kind="stable")]
+    return order
+
+
+def visit_scores(
+    similarity: npt.NDArray[np.float32],
+    codes: npt.NDArray[np.int64],
+    identities: int,
+    frames: int,
+    agree: int,
+) -> npt.NDArray[np.float32]:
+    """[stranger, resident] visit scores (see the module docstring); -inf on the diagonal."""
+    # Best template of each resident for each image: max over the resident's images (columns).
+    per_resident = np.full((similarity.shape[0], identities), -np.inf, np.float32)
+    for code in range(identities):
+        per_resident[:, code] = similarity[:, codes == code].max(axis=1)
+    result = np.full((identities, identities), -np.inf, np.float32)
+    for code in range(identities):
+        rows = np.sort(per_resident[codes == code], axis=0)[::-1]  # best image first
+        count = rows.shape[0]
+        copies = np.asarray([frames // count + (i < frames % count) for i in range(count)])
+        rank = int(np.searchsorted(np.cumsum(copies), agree))  # first rank reaching `agree`
+        if rank < count:
+            result[code] = rows[rank]
+    np.fill_diagonal(result, -np.inf)
+    return result
+
+
+def split_half_excess(
+    pool_scores: npt.NDArray[np.float32],
+    pool_rows: npt.NDArray[np.int64],
+    pool_cols: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.int64],
+    identities: int,
+    rounds: int,
+    seed: int = 2026,
+) -> npt.NDArray[np.float64]:
+    """Per round: highest impostor involving the held-out half minus the zero point of the other
+    half. `pool_*` are the highest impostor pairs, highest first."""
+    if identities < 4 or pool_scores.size == 0:
+        return np.zeros(0, np.float64)
+    rng = np.random.default_rng(seed)
+    excess = []
+    for _ in range(rounds):
+        seen = np.zeros(identities, bool)
+        seen[rng.permutation(identities)[: identities // 2]] = True
+        both_seen = seen[codes[pool_rows]] & seen[codes[pool_cols]]
+        if not both_seen.any() or both_seen.all():
+            continue
+        zero_seen = pool_scores[int(np.argmax(both_seen))]
+        new = pool_scores[int(np.argmax(~both_seen))]
+        excess.append(float(new) - float(zero_seen))
+    return np.asarray(excess, np.float64)
+
+
+def impostor_stats(
+    images: Sequence[LabelledImage],
+    vectors: Mapping[str, Vector],
+    *,
+    frames: int,
+    agree: int,
+    top: int = 10,
+    rounds: int = 200,
+) -> ImpostorStats:
+    """All impostor comparisons of a set (images without a usable face are left out)."""
+    kept, matrix, codes, names = _matrix(images, vectors)
+    similarity = matrix @ matrix.T
+    rows, cols = np.triu_indices(len(kept), 1)
+    scores = similarity[rows, cols]
+    different = codes[rows] != codes[cols]
+    imp_scores, imp_rows, imp_cols = scores[different], rows[different], cols[different]
+    order = _top_pairs(imp_scores, max(top, TOP_POOL))
+    top_images = tuple(
+        ScorePair(
+            float(imp_scores[i]),
+            kept[imp_rows[i]].path,
+            kept[imp_rows[i]].label,
+            kept[imp_cols[i]].path,
+            kept[imp_cols[i]].label,
+        )
+        for i in order[:top]
+    )
+    visits = visit_scores(similarity, codes, len(names), frames, agree)
+    finite = np.isfinite(visits)
+    flat = np.flatnonzero(finite.reshape(-1))
+    visit_order = flat[np.argsort(-visits.reshape(-1)[flat], kind="stable")][:top]
+    top_visits = tuple(
+        ScorePair(
+            float(visits.reshape(-1)[i]),
+            names[i // len(names)],
+            "stranger",
+            names[i % len(names)],
+            "resident",
+        )
+        for i in visit_order
+    )
+    excess = split_half_excess(
+        imp_scores[order], imp_rows[order], imp_cols[order], codes, len(names), rounds
+    )
+    return ImpostorStats(
+        images=len(kept),
+        identities=len(names),
+        image_comparisons=int(imp_scores.size),
+        highest_image=float(imp_scores.max()) if imp_scores.size else -1.0,
+        top_images=top_images,
+        visit_comparisons=int(finite.sum()),
+        highest_visit=float(visits[finite].max()) if finite.any() else -1.0,
+        top_visits=top_visits,
+        genuine_comparisons=int((~different).sum()),
+        genuine_scores=scores[~different],
+        excess=excess,
+    )

@@ -1,0 +1,207 @@
+"""Door visits replayed through the runtime's own track decision (`judge_track`, `decide`).
+
+A resident at the door gives many different frames; a stranger too. Two replay modes:
+
+- per image: every probe image is a track of `frames` identical frames (one photo held up to the
+  camera), the protocol the earlier figures used;
+- per visit: a track of `frames` frames built from up to `frames` *different* images of one person,
+  never a gallery template: one visit per probe image, starting at that image and continuing
+  through the person's other probes in path order (wrapping round, so a person with fewer probe
+  images than frames repeats some; `distinct_images` counts them).
+
+Every frame is searched in the gallery, turned into evidence exactly as the runtime does
+(`frame_evidence`, live), appended to a track whose history is as long as the rule's window, and
+judged with `judge_track` after each frame; the first grant is the visit's grant. An image without a
+usable face adds no frame (the camera saw no face), so it can never help a grant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.eval.datasets import LabelledImage
+from gateway.gallery import Gallery, Match
+from gateway.vision.decision import DecisionRule, Verdict
+from gateway.vision.embedder import Vector
+from gateway.vision.recogniser import frame_evidence, judge_track
+from gateway.vision.tracking import Track
+
+PER_IMAGE = "image"
+PER_VISIT = "visit"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One replayed track: whose face it is, whether they are enrolled, its frames (image paths)."""
+
+    truth: str
+    enrolled: bool
+    frames: tuple[str, ...]
+
+
+def image_visits(probes: Iterable[LabelledImage], enrolled: bool, frames: int) -> list[Visit]:
+    """Per image: each probe repeated `frames` times."""
+    return [Visit(p.label, enrolled, (p.path,) * frames) for p in probes]
+
+
+def multi_image_visits(probes: Iterable[LabelledImage], enrolled: bool, frames: int) -> list[Visit]:
+    """Per visit: one visit per probe, made of up to `frames` different images of that person."""
+    by_person: dict[str, list[str]] = defaultdict(list)
+    for probe in probes:
+        by_person[probe.label].append(probe.path)
+    visits = []
+    for person in sorted(by_person):
+        paths = sorted(by_person[person])
+        for start in range(len(paths)):
+            chosen = tuple(paths[(start + step) % len(paths)] for step in range(frames))
+            visits.append(Visit(person, enrolled, chosen))
+    return visits
+
+
+@dataclass(frozen=True)
+class VisitOutcome:
+    """How one visit ended: the granted identity (None if never granted) and the last verdict."""
+
+    visit: Visit
+    granted_to: str | None
+    verdict: Verdict
+    best_score: float  # highest top-1 score of any frame (-1 when no frame had a face)
+    best_identity: str | None
+
+    @property
+    def false_grant(self) -> bool:
+        return self.granted_to is not None and (
+            not self.visit.enrolled or self.granted_to != self.visit.truth
+        )
+
+    @property
+    def true_grant(self) -> bool:
+        return self.visit.enrolled and self.granted_to == self.visit.truth
+
+
+class FrameSearch:
+    """Gallery answers per image path, computed once (a visit reuses its images' answers)."""
+
+    def __init__(self, gallery: Gallery, vectors: Mapping[str, Vector]) -> None:
+        self.gallery = gallery
+        self.vectors = vectors
+        self._answers: dict[str, Match | None] = {}
+
+    def __call__(self, path: str) -> tuple[bool, Match | None]:
+        """(the image has a usable face, its top-1 match)."""
+        vector = self.vectors.get(path)
+        if vector is None:
+            return False, None
+        if path not in self._answers:
+            self._answers[path] = self.gallery.search(vector)
+        return True, self._answers[path]
+
+
+def replay_visit(visit: Visit, search: FrameSearch, rule: DecisionRule) -> VisitOutcome:
+    """Run one visit frame by frame through `judge_track` (frames live, as a real face would be)."""
+    track = Track(0, (0.0, 0.0, 0.0, 0.0), 0, 0, history=deque(maxlen=rule.window))
+    verdict = Verdict.UNKNOWN
+    granted: str | None = None
+    best, best_identity = -1.0, None
+    for path in visit.frames:
+        has_face, match = search(path)
+        if not has_face:
+            continue
+        if match is not None and match.score > best:
+            best, best_identity = match.score, match.identity
+        track.history.append(frame_evidence(match, live=True))
+        decision, newly_granted = judge_track(track, rule)
+        verdict = decision.verdict
+        if newly_granted:
+            granted = decision.identity
+    return VisitOutcome(visit, granted, verdict, best, best_identity)
+
+
+@dataclass(frozen=True)
+class ReplayFigures:
+    """Grants and misses of one replay mode, with the counts behind every rate."""
+
+    mode: str
+    frames: int
+    outcomes: tuple[VisitOutcome, ...]
+
+    @property
+    def mated(self) -> list[VisitOutcome]:
+        return [o for o in self.outcomes if o.visit.enrolled]
+
+    @property
+    def non_mated(self) -> list[VisitOutcome]:
+        return [o for o in self.outcomes if not o.visit.enrolled]
+
+    @property
+    def residents_missed(self) -> int:
+        return sum(not o.true_grant for o in self.mated)
+
+    @property
+    def false_grants(self) -> list[VisitOutcome]:
+        return [o for o in self.outcomes if o.false_grant]
+
+    @property
+    def fnir(self) -> float:
+        mated = len(self.mated)
+        return self.residents_missed / mated if mated else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        mated, non_mated = self.mated, self.non_mated
+        strangers = sum(o.false_grant for o in non_mated)
+        distinct = [len(set(o.visit.frames)) for o in self.outcomes]
+        return {
+            "mode": self.mode,
+            "frames_per_track": self.frames,
+            "mated_tracks": len(mated),
+            "non_mated_tracks": len(non_mated),
+            "mean_distinct_images_per_track": (sum(distinct) / len(distinct)) if distinct else 0.0,
+            "residents_granted": len(mated) - self.residents_missed,
+            "residents_missed": self.residents_missed,
+            "fnir": self.fnir,
+            "false_grants": len(self.false_grants),
+            "false_grants_to_strangers": strangers,
+            "false_grants_to_wrong_resident": len(self.false_grants) - strangers,
+            "verdicts": dict(sorted(Counter(o.verdict.value for o in self.outcomes).items())),
+            "false_grant_examples": [describe(o) for o in self.false_grants[:10]],
+        }
+
+
+def describe(outcome: VisitOutcome) -> str:
+    """One line naming a (false) grant: who, granted as whom, best score, frames."""
+    visit = outcome.visit
+    return (
+        f"{visit.truth} granted as {outcome.granted_to} (best {outcome.best_score:.3f}; "
+        f"{len(set(visit.frames))} image(s): {', '.join(sorted(set(visit.frames))[:3])})"
+    )
+
+
+def replay(
+    mode: str,
+    frames: int,
+    mated: Sequence[LabelledImage],
+    non_mated: Sequence[LabelledImage],
+    search: FrameSearch,
+    rule: DecisionRule,
+) -> ReplayFigures:
+    """Build the visits of `mode` and replay every one of them."""
+    build = image_visits if mode == PER_IMAGE else multi_image_visits
+    visits = [*build(mated, True, frames), *build(non_mated, False, frames)]
+    outcomes = tuple(replay_visit(visit, search, rule) for visit in visits)
+    return ReplayFigures(mode, frames, outcomes)
+
+
+def format_figures(figures: ReplayFigures) -> str:
+    """One line per mode: misses and false grants with their denominators."""
+    data = figures.to_json()
+    mated, non_mated = data["mated_tracks"], data["non_mated_tracks"]
+    return (
+        f"per {figures.mode} ({data['frames_per_track']} frames/track, "
+        f"{data['mean_distinct_images_per_track']:.2f} distinct images/track): residents missed "
+        f"{data['residents_missed']}/{mated} ({data['fnir']:.1%}); false grants "
+        f"{data['false_grants_to_strangers']}/{non_mated} stranger tracks, "
+        f"{data['false_grants_to_wrong_resident']}/{mated} resident tracks to someone else"
+    )

@@ -1,0 +1,115 @@
+"""Calibration maths on hand-made scores: every impostor comparison is counted, per image and per
+visit; the split-half excess sees new people; the recommendation sits above every zero point plus
+the margin; known aliases are merged before anything is scored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.eval.calibrate import recommend, round_up
+from gateway.eval.datasets import DatasetError, LabelledImage
+from gateway.eval.devsets import ALIASES_FILE, DevSet, apply_aliases, read_aliases
+from gateway.eval.impostors import impostor_stats, split_half_excess, visit_scores
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_every_impostor_pair_is_counted_and_the_top_one_named() -> None:
+    vectors = {
+        "a1": _unit(1, 0, 0),
+        "a2": _unit(1, 0.1, 0),
+        "b1": _unit(0.6, 0.8, 0),
+        "c1": _unit(0, 0, 1),
+    }
+    images = [LabelledImage(p, p[0]) for p in vectors]
+    images.append(LabelledImage("nofaceimage", "d"))  # no vector: left out
+    stats = impostor_stats(images, vectors, frames=5, agree=3, top=2, rounds=0)
+    assert stats.images == 4 and stats.identities == 3
+    assert stats.image_comparisons == 5  # 6 pairs of 4 images, minus the one genuine pair
+    assert stats.genuine_comparisons == 1
+    top = stats.top_images[0]
+    assert {top.first, top.second} == {"a2", "b1"}
+    assert top.score == pytest.approx(float(vectors["a2"] @ vectors["b1"]), abs=1e-6)
+    assert stats.highest_image == pytest.approx(top.score)
+    assert stats.visit_comparisons == 6  # ordered pairs of 3 people
+    assert stats.highest_visit <= stats.highest_image + 1e-6
+
+
+def test_visit_score_is_the_kth_best_frame_of_the_best_cycled_visit() -> None:
+    # Stranger s (3 images) against resident r (1 image): frame scores 0.9, 0.7, 0.5.
+    similarity = np.asarray(
+        [
+            [1.0, 0.3, 0.2, 0.9],
+            [0.3, 1.0, 0.2, 0.7],
+            [0.2, 0.2, 1.0, 0.5],
+            [0.9, 0.7, 0.5, 1.0],
+        ],
+        np.float32,
+    )
+    codes = np.asarray([0, 0, 0, 1])
+    # 5 frames from 3 images: the two best get 2 copies each -> 0.9, 0.9, 0.7, 0.7, 0.5.
+    assert visit_scores(similarity, codes, 2, frames=5, agree=3)[0, 1] == pytest.approx(0.7)
+    # 3 frames: one copy each -> the third best, 0.5.
+    assert visit_scores(similarity, codes, 2, frames=3, agree=3)[0, 1] == pytest.approx(0.5)
+    # The resident's single image, repeated 5 times as a stranger, against s's best image.
+    assert visit_scores(similarity, codes, 2, frames=5, agree=3)[1, 0] == pytest.approx(0.9)
+    assert np.isneginf(visit_scores(similarity, codes, 2, frames=5, agree=3)[0, 0])
+
+
+def test_split_half_excess_measures_new_people() -> None:
+    # Four people; the only high impostor pair involves person 3.
+    scores = np.asarray([0.9, 0.5, 0.4], np.float32)
+    rows, cols = np.asarray([0, 1, 0]), np.asarray([3, 2, 1])
+    codes = np.arange(4)
+    excess = split_half_excess(scores, rows, cols, codes, identities=4, rounds=50)
+    # Seen {0,3}: zero 0.9, new 0.5 (-0.4); seen {1,2}: 0.5 -> 0.9 (+0.4); seen {0,1}: 0.4 -> 0.9
+    # (+0.5); halves holding no impostor pair of their own are skipped.
+    assert set(np.round(excess, 4)) == {-0.4, 0.4, 0.5}
+
+
+def test_round_up_never_rounds_down() -> None:
+    assert round_up(0.9531, 0.001) == 0.954
+    assert round_up(0.954, 0.001) == 0.954
+    assert round_up(0.0101, 0.005) == 0.015
+
+
+def _measured(name: str, scores: list[tuple[str, np.ndarray]]) -> tuple[DevSet, object]:
+    images = tuple(LabelledImage(path, path.split("/")[0]) for path, _ in scores)
+    stats = impostor_stats(images, dict(scores), frames=5, agree=3, rounds=0)
+    return DevSet(name, images), stats
+
+
+def test_recommendation_sits_above_every_sets_zero_point_plus_the_margin() -> None:
+    low = _measured("low", [("a/1", _unit(1, 0)), ("b/1", _unit(0.5, 0.866))])
+    high = _measured("high", [("c/1", _unit(1, 0)), ("d/1", _unit(0.9, 0.436))])
+    rec = recommend([low, high], margin=0.02)  # type: ignore[list-item]
+    assert rec.zero_set == "high"
+    assert rec.zero_point == pytest.approx(0.9, abs=1e-3)
+    assert rec.similarity_threshold >= rec.zero_point + 0.02 - 1e-9
+    assert rec.similarity_threshold == rec.small_gallery_threshold
+    assert rec.watchlist_threshold == rec.similarity_threshold
+    with pytest.raises(ValueError, match="margin"):
+        recommend([low, high], margin=None)  # type: ignore[list-item]  # sets too small
+
+
+def test_known_aliases_are_merged_and_the_shipped_file_reads(tmp_path: Path) -> None:
+    shipped = read_aliases(ALIASES_FILE)
+    assert any(a.label == "Hassan_Wirajuda" and a.same_as == "Hasan_Wirayuda" for a in shipped)
+    images = [
+        LabelledImage("x/Hassan_Wirajuda_0001.jpg", "Hassan_Wirajuda"),
+        LabelledImage("x/Hasan_Wirayuda_0001.jpg", "Hasan_Wirayuda"),
+    ]
+    merged, applied = apply_aliases("lfw", images, shipped)
+    assert {i.label for i in merged} == {"Hasan_Wirayuda"} and len(applied) == 1
+    untouched, none = apply_aliases("eastasian", images, shipped)
+    assert untouched == images and none == ()
+    bad = tmp_path / "aliases.csv"
+    bad.write_text("dataset,label,same_as,evidence\nlfw,,Someone,x\n")
+    with pytest.raises(DatasetError, match=r"aliases\.csv:2"):
+        read_aliases(bad)
