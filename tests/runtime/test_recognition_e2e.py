@@ -30,7 +30,6 @@ from gateway.store.store import open_store
 from gateway.vision.factory import build_pipeline, models_from_pack
 from gateway.vision.image_io import read_image
 from gateway.vision.pipeline import FacePipeline
-from tests.modelhub.helpers import install_mobilefacenet
 from tests.runtime.conftest import Running, make_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared]
@@ -52,8 +51,8 @@ def photos(faces_dir: Path, person: str) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def mfn_dir(models_mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_mobilefacenet(models_mirror, tmp_path_factory.mktemp("mobilefacenet"))
+def mfn_dir(mobilefacenet_models: Path) -> Path:
+    return mobilefacenet_models
 
 
 def models_dir(pack: str, mirror: Path, mfn: Path) -> Path:
