@@ -58,6 +58,24 @@ def test_arcface_template_uses_insightface_alignment() -> None:
     assert np.allclose(mapped, np.asarray(ARCFACE_112), atol=1e-3)
 
 
+@pytest.mark.parametrize("size", [112, 224, 128])
+def test_arcface_alignment_equals_insightface_norm_crop(size: int) -> None:
+    """Our numpy Umeyama equals insightface's estimate_norm (installed for the tests only) on
+    landmarks that no similarity fits exactly: rotated, scaled, shifted and perturbed."""
+    from insightface.utils import face_align
+
+    rng = np.random.default_rng(7)
+    spec = AlignmentSpec(output_size=size, method=ARCFACE_METHOD)
+    for _ in range(50):
+        angle, scale = rng.uniform(-0.6, 0.6), rng.uniform(0.5, 4.0)
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        points = np.asarray(ARCFACE_112) @ rotation.T * scale + rng.uniform(0, 400, 2)
+        landmarks = (points + rng.normal(0, 3.0, points.shape)).astype(np.float32)
+        ours = estimate_transform(landmarks, spec)
+        theirs = face_align.estimate_norm(landmarks, size)
+        assert np.allclose(ours, theirs, atol=1e-6), (ours, theirs)
+
+
 def test_degenerate_landmarks_are_refused() -> None:
     spec = AlignmentSpec(output_size=150, template=((1, 1), (2, 2), (3, 3), (4, 4), (5, 5)))
     with pytest.raises(AlignmentError):

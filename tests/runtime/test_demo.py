@@ -120,7 +120,8 @@ def test_fresh_clone_without_shared_runs_make_demo_to_a_grant(newcomer: Newcomer
     assert "not in the mirror" not in out and "MENWEI_MODELS_MIRROR" not in out
     for model in ("yunet_2023mar", "minifasnet_v2", "minifasnet_v1se"):
         assert f"model {model}: installed (bundled " in out
-    assert "model faceapi_face_recognition: installed" in out
+    assert "model mobilefacenet_faceplugin: installed" in out  # built from its npm package
+    assert "accepts its licence 'declared-mit-unverified' for this demo only" in out
     assert "using the installed sample photos" in out and "astronaut" in out
     assert "enrolled guest-1" in out and "GRANT face" in out
     assert "frames analysed" in out
