@@ -149,6 +149,22 @@ def test_a_slow_station_loses_nothing_or_gets_the_gap_replayed(
             slow.client.publish(topic, json.dumps(sign_command(key, command)), qos=1)
             slow.events(tracker, quiet_s=10.0, until=EVENTS)
             missing -= {int(seq) for seq in range(1, EVENTS + 1) if _seen(tracker, seq)}
+            # A replay travels the same default queue; a station asks again for what is still
+            # missing (on a loaded box a second request can be needed).
+            for _ in range(3):
+                if not missing:
+                    break
+                again = make_command(
+                    name="replay",
+                    site=SITE,
+                    gateway=GATEWAY,
+                    args={"since_seq": min(missing), "until_seq": max(missing)},
+                    issued_by="station",
+                    now=now_utc(),
+                )
+                slow.client.publish(topic, json.dumps(sign_command(key, again)), qos=1)
+                slow.events(tracker, quiet_s=10.0, until=EVENTS)
+                missing -= {int(seq) for seq in range(1, EVENTS + 1) if _seen(tracker, seq)}
             assert missing == set()
     finally:
         link.stop()
