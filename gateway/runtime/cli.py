@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,16 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("run", help="run the gateway beside the door")
     parser.add_argument("--config", type=Path, help="TOML config file (default: built-ins)")
     parser.set_defaults(func=run)
+
+
+def _start_failures() -> tuple[type[BaseException], ...]:
+    """What an operator fixes by hand (a model, the manifest, a licence, the store, the door
+    line): one line on stderr and exit 2, not a traceback. Bugs still raise."""
+    from gateway.modelhub import LicenceNotAccepted, ManifestError, ModelFileError
+    from gateway.runtime.bootstrap import DoorOwnershipError
+    from gateway.store.errors import StoreError
+
+    return (ModelFileError, ManifestError, LicenceNotAccepted, StoreError, DoorOwnershipError)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if page is not None:
                     page.stop()
+    except _start_failures() as error:
+        LOG.error("cannot start: %s", error)
+        print(f"menwei: cannot start: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         LOG.info("interrupted: stopping")
     except SystemExit:
