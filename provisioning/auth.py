@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.alerts_audit import append_audit
 from gateway.store.engine import Sessions
 from provisioning.accounts import (
@@ -29,7 +30,6 @@ from provisioning.accounts import (
     find_account,
     verify_password,
 )
-from provisioning.config import ProvisioningConfig
 from provisioning.login_throttle import HashBudget, LoginThrottle, source_key
 
 TOUCH_AFTER = timedelta(seconds=30)

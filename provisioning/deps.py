@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from gateway.config.model import GatewayConfig
+from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.store import Store
 from gateway.vision.decision import DecisionRule
 from gateway.vision.factory import PipelineModels
 from gateway.vision.image_io import BGRImage
 from gateway.vision.pipeline import FacePipeline
-from provisioning.config import ProvisioningConfig
 
 
 @dataclass(frozen=True)

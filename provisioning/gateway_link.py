@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gateway.config.model import GatewayConfig
+from gateway.config.staff_page import ProvisioningConfig
 from gateway.runtime.service import AccessService
 from gateway.vision.decision import Verdict
 from gateway.vision.recogniser import FaceResult
 from provisioning.app import create_app
-from provisioning.config import ProvisioningConfig
 from provisioning.config_file import config_saver
 from provisioning.deps import (
     FaceBox,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.schema_events import AuditEntry
 from provisioning.accounts import (
     StaffAccount,
@@ -18,7 +19,6 @@ from provisioning.accounts import (
     hash_password,
     password_problem,
 )
-from provisioning.config import ProvisioningConfig
 from provisioning.settings_form import apply_settings, setting_fields
 from provisioning.tls import CertificateError, install_uploaded
 from provisioning.web import (

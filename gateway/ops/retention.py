@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.ops.config import RetentionConfig
+from gateway.config.ops import RetentionConfig
 from gateway.ops.telemetry import disk_free_bytes
 from gateway.store.erasure import truncate_wal
 from gateway.store.migrate import sqlite_file

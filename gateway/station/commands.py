@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from gateway.station.config import StationConfig
+from gateway.access.requester import Requester
+from gateway.config.station import StationConfig
 from gateway.station.people_sync import apply_people_delta
-from gateway.station.requester import Requester
 from gateway.station.sync import SyncRefused, apply_watchlist_delta, parse_time
 from gateway.station.verify import VerifiedCommand
 from gateway.store.schema_people import Building, Door, Unit

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.ops.config import OpsConfig
+from gateway.config.ops import OpsConfig
 from gateway.ops.service_hooks import service_liveness, start_ops
 from gateway.ops.telemetry import collect_telemetry, standard_sources
 from gateway.store.events import count_pending

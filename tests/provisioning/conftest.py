@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gateway.config import GatewayConfig, parse_config
+from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.store import Store, open_store
 from gateway.vision.factory import (
     PipelineModels,
@@ -28,7 +29,6 @@ from gateway.vision.factory import (
 )
 from gateway.vision.pipeline import FacePipeline
 from provisioning.app import create_app
-from provisioning.config import ProvisioningConfig
 from provisioning.deps import GatewayStatus, HealthCheck, LiveFrame, ProvisioningDeps
 
 ADMIN = ("admin", "Door-Keeper-2026!")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.config.loader import load_config
-from provisioning.config import ProvisioningConfig
+from gateway.config.staff_page import ProvisioningConfig
 from provisioning.config_file import config_saver
 from provisioning.gateway_link import serve_beside
 from tests.provisioning.conftest import ADMIN, csrf

@@ -17,7 +17,7 @@ import pytest
 
 from firmware_bridge.wiegand import encode_card
 from gateway.bench.login_flood import CARD, add_card_resident, door_under_flood
-from provisioning.config import ProvisioningConfig
+from gateway.config.staff_page import ProvisioningConfig
 from provisioning.gateway_link import serve_beside
 from tests.provisioning.test_gateway_link import free_port
 from tests.runtime.conftest import Running, empty_camera, make_config

@@ -15,10 +15,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from gateway.access.requester import Requester
 from gateway.station.commands import OpenOutcome, RemoteOpen, StationCallbacks
 from gateway.station.keys import make_command, sign_command
 from gateway.station.link import StationLink
-from gateway.station.requester import Requester
 from gateway.station.station_client import Received, StationClient
 from gateway.station.sync import encode_vector
 from gateway.station.topics import Topics
@@ -339,8 +339,8 @@ def test_status_reports_the_runtime_door_state(harness: Harness) -> None:
 def test_an_open_that_expired_while_queued_never_reaches_the_door(
     store_and_door: tuple[Store, int],
 ) -> None:
+    from gateway.config.station import StationConfig
     from gateway.station.commands import CommandHandlers
-    from gateway.station.config import StationConfig
     from gateway.station.verify import VerifiedCommand
 
     store, door_id = store_and_door
