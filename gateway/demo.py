@@ -283,7 +283,7 @@ def run_demo(args: argparse.Namespace, staff_page: StaffPageStarter = no_staff_p
     service = AccessService(config, on_decision=on_decision)
     started = time.monotonic()
     with service:
-        page = staff_page(service, config.provisioning, args.config)
+        page = staff_page(service.application, config.provisioning, args.config)
         if page is not None:
             print(
                 f"staff page: https://127.0.0.1:{page.port}/ (self-signed certificate; the "

@@ -32,17 +32,17 @@ from firmware_bridge.config import DoorConfig
 from gateway.config.staff_page import ProvisioningConfig
 
 if TYPE_CHECKING:
+    from gateway.application.app import Application
     from gateway.runtime.adapters import RunningAdapter
-    from gateway.runtime.service import AccessService
 
 
 def serve_staff_page(
-    service: AccessService, settings: ProvisioningConfig, config_path: Path | None
+    app: Application, settings: ProvisioningConfig, config_path: Path | None
 ) -> RunningAdapter | None:
     """The staff page beside a started service (imported late: FastAPI is not needed to parse)."""
     from provisioning.gateway_link import serve_beside
 
-    return serve_beside(service, settings, config_path)
+    return serve_beside(app, settings, config_path)
 
 
 def read_door_section(path: Path | None) -> DoorConfig:

@@ -14,48 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway.application.live_frame import LiveFrame
+from gateway.application.status import GatewayStatus, HealthCheck
 from gateway.config.model import GatewayConfig
 from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.store import Store
 from gateway.vision.decision import DecisionRule
 from gateway.vision.factory import PipelineModels
-from gateway.vision.image_io import BGRImage
 from gateway.vision.pipeline import FacePipeline
-
-
-@dataclass(frozen=True)
-class HealthCheck:
-    """One line of the health panel: a component, whether it is fine, and a short detail."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class GatewayStatus:
-    """What the dashboard shows about the running door."""
-
-    door_state: str
-    checks: tuple[HealthCheck, ...] = ()
-
-
-@dataclass(frozen=True)
-class FaceBox:
-    """A face the vision loop found in the live frame: box (x, y, w, h) and its label."""
-
-    box: tuple[float, float, float, float]
-    label: str
-    granted: bool = False
-
-
-@dataclass(frozen=True)
-class LiveFrame:
-    """The newest camera frame and the faces drawn on it."""
-
-    image: BGRImage
-    faces: tuple[FaceBox, ...] = ()
-
 
 StatusProvider = Callable[[], GatewayStatus]
 FrameProvider = Callable[[], LiveFrame | None]

@@ -233,7 +233,7 @@ def measure(
         photo_dir=workdir / "photos",
     )
     with AccessService(config, door_io=io, on_decision=decisions.append) as service:
-        server = staff_page(service, settings, None)
+        server = staff_page(service.application, settings, None)
         assert server is not None
         try:
             report = door_under_flood(

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from gateway.application.app import Application
 from gateway.config.staff_page import ProvisioningConfig
-
-if TYPE_CHECKING:
-    from gateway.runtime.service import AccessService
 
 
 class RunningAdapter(Protocol):
@@ -25,13 +23,11 @@ class RunningAdapter(Protocol):
     def stop(self, timeout: float = 10.0) -> None: ...
 
 
-StaffPageStarter = Callable[
-    ["AccessService", ProvisioningConfig, Path | None], RunningAdapter | None
-]
+StaffPageStarter = Callable[[Application, ProvisioningConfig, Path | None], RunningAdapter | None]
 
 
 def no_staff_page(
-    _service: AccessService, _settings: ProvisioningConfig, _config_path: Path | None
+    _app: Application, _settings: ProvisioningConfig, _config_path: Path | None
 ) -> RunningAdapter | None:
     """The starter when no staff page is wired (library use, tests of the core)."""
     return None

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, staff_page: StaffPageStarter = no_staff_page) 
     )
     try:
         with service:
-            page = staff_page(service, config.provisioning, args.config)
+            page = staff_page(service.application, config.provisioning, args.config)
             try:
                 while service.alive():
                     time.sleep(1.0)

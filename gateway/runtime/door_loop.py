@@ -89,6 +89,14 @@ class DoorLoop:
         self.counters: dict[str, int] = {}
 
     @property
+    def state(self) -> DoorState:
+        return self.door.state
+
+    @property
+    def alarms(self) -> frozenset[AlarmKind]:
+        return self.door.alarms
+
+    @property
     def door_released_or_open(self) -> bool:
         return self.door.state in (DoorState.UNLOCKED, DoorState.OPEN)
 

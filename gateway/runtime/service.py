@@ -13,7 +13,6 @@ import queue
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +30,10 @@ from gateway.access.loiter import LoiterDetector
 from gateway.access.policy import AccessDecision, AccessPolicy
 from gateway.access.second_factor import SecondFactorWaits
 from gateway.access.tailgate import TailgateDetector
+from gateway.application.app import Application
+from gateway.application.live_frame import LiveFrameQuery
+from gateway.application.remote_open import RemoteOpenCommand
+from gateway.application.status import GalleryCounts, HealthCheck, StatusQuery, broker_check
 from gateway.camera.health import HealthEvent
 from gateway.camera.runtime import Camera
 from gateway.camera.source import FrameSource
@@ -61,14 +64,6 @@ DecisionListener = Callable[[AccessDecision], None]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class GalleryCounts:
-    residents: int
-    templates: int
-    watchlist: int
-    refused_other_model: int
 
 
 class AccessService:
@@ -103,6 +98,7 @@ class AccessService:
         self.gallery_counts: GalleryCounts | None = None
         self.ops: OpsRuntime | None = None
         self.station: StationLink | None = None
+        self._application: Application | None = None
 
     def __enter__(self) -> AccessService:
         self.start()
@@ -184,7 +180,8 @@ class AccessService:
         self._stack.callback(self.camera.stop)
         self.vision_loop.start()
         self._stack.callback(self.vision_loop.stop)
-        self.station = start_station_link(self)
+        self._application = self._build_application(store, pipeline, rule)
+        self.station = start_station_link(self._application, self.telemetry_sources())
         if self.station is not None:
             self._stack.callback(self.station.stop)
         self.ops = start_ops(
@@ -195,6 +192,46 @@ class AccessService:
             now=self.now,
         )
         self._stack.callback(self.ops.stop)
+
+    @property
+    def application(self) -> Application:
+        """The use cases over the running parts: what adapters are given (after start())."""
+        if self._application is None:
+            raise RuntimeError("start the AccessService before using its application layer")
+        return self._application
+
+    def _build_application(
+        self, store: Store, pipeline: FacePipeline, rule: DecisionRule
+    ) -> Application:
+        door, camera, vision, policy = self.door_loop, self.camera, self.vision_loop, self.policy
+        assert door is not None and camera is not None and vision is not None
+        assert policy is not None
+        status = StatusQuery(
+            door=door,
+            camera=camera,
+            vision=vision,
+            gallery_counts=lambda: self.gallery_counts,
+            broker=self._broker_check,
+            alive=self.alive,
+        )
+        return Application(
+            store=store,
+            config=self.config,
+            door_id=self.door_id,
+            pipeline=pipeline,
+            decision_rule=rule,
+            status=status,
+            live_frame=LiveFrameQuery(camera, vision, self.config.station.max_snapshot_bytes),
+            remote_open=RemoteOpenCommand(policy, door, self.now, self._on_decision),
+            reload_galleries=self.reload_galleries,
+            now=self.now,
+        )
+
+    def _broker_check(self) -> HealthCheck:
+        station = self.station
+        if station is None:
+            return broker_check(None, None)
+        return broker_check(station.connected, station.last_error)
 
     def _check_confusable(self, store: Store, pipeline: FacePipeline, rule: DecisionRule) -> None:
         """Re-run the confusable-faces check when the model or threshold changed since the last
@@ -212,19 +249,16 @@ class AccessService:
         except SQLAlchemyError as error:
             LOG.error("confusable-faces check failed at start-up: %s", error)
 
-    def notify_decision(self, decision: AccessDecision) -> None:
-        """Tell the listener (demo printer, tests) about a decision made outside the loops."""
-        if self._on_decision is not None:
-            self._on_decision(decision)
-
-    def reload_galleries(self) -> None:
+    def reload_galleries(self) -> int:
         """Rebuild both galleries from the store (after enrolment, erasure or a station sync) and
-        swap them into the running recogniser; the vision thread reads each once per frame."""
+        swap them into the running recogniser; the vision thread reads each once per frame.
+        Returns the resident template count."""
         if self.store is None or self.pipeline is None or self.recogniser is None:
-            return
+            return 0
         residents, watchlist = self._load_galleries(self.store, self.pipeline)
         self.recogniser.residents = residents
         self.recogniser.watchlist = watchlist
+        return len(residents)
 
     def _load_galleries(self, store: Store, pipeline: FacePipeline) -> tuple[Gallery, Gallery]:
         model_id, dimension = pipeline.model_id, pipeline.embedder.dimension

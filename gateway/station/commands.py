@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from gateway.access.requester import Requester
+from gateway.application.remote_open import OpenOutcome, RemoteOpen
 from gateway.config.station import StationConfig
 from gateway.station.people_sync import apply_people_delta
 from gateway.station.sync import SyncRefused, apply_watchlist_delta, parse_time
@@ -33,22 +33,6 @@ LOG = logging.getLogger(__name__)
 SETTABLE_CONFIG_KEYS = frozenset(
     {"door.unlock_ms", "door.held_open_s", "station.status_interval_s", "logging.level"}
 )
-
-
-@dataclass(frozen=True)
-class RemoteOpen:
-    """A verified remote open for the runtime to decide on (policy, door, event)."""
-
-    command_id: str
-    requested_by: Requester
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class OpenOutcome:
-    opened: bool
-    reason: str
-    event_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -125,9 +125,6 @@ def test_config_imports_no_other_gateway_subpackage(edges: list[ImportEdge]) -> 
     assert found == [], _show(found)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="service <-> station_wiring: broken by the application layer"
-)
 def test_runtime_modules_have_no_cycles(edges: list[ImportEdge]) -> None:
     """service <-> station_wiring was one: the wiring now gets queries, not the service."""
     runtime = [e for e in edges if _within(e.importer, ("gateway.runtime",))]

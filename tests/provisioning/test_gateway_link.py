@@ -49,7 +49,7 @@ def test_enrolled_on_the_page_then_granted_by_the_running_door(
         photo_dir=tmp_path / "photos",
     )
     with caplog.at_level(logging.WARNING, logger="menwei.setup"):
-        server = serve_beside(running.service, settings, toml_path)
+        server = serve_beside(running.service.application, settings, toml_path)
     assert server is not None
     try:
         base = f"https://127.0.0.1:{settings.port}"

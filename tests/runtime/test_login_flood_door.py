@@ -40,7 +40,7 @@ def test_card_swipes_are_granted_promptly_during_a_login_flood(
         tls_key=tmp_path / "tls" / "key.pem",
         photo_dir=tmp_path / "photos",
     )
-    server = serve_beside(running.service, settings, None)
+    server = serve_beside(running.service.application, settings, None)
     assert server is not None
     bits = encode_card(26, *CARD)
     try:

@@ -32,7 +32,7 @@ from gateway.store.schema_people import Person
 from gateway.store.store import open_store
 from gateway.vision.pipeline import FacePipeline
 from provisioning.app import create_app
-from provisioning.gateway_link import deps_for_service
+from provisioning.gateway_link import deps_for_application
 from provisioning.serve import start_server
 from tests.provisioning.conftest import ADMIN, csrf
 from tests.runtime.conftest import LIVE, Running, copy_frames, enrol, make_config, resident_frames
@@ -127,7 +127,7 @@ def staff_page(tmp_path: Path) -> Iterator[Callable[[Running], tuple[httpx.Clien
             tls_cert=tmp_path / "tls" / "cert.pem",
             tls_key=tmp_path / "tls" / "key.pem",
         )
-        deps = deps_for_service(running.service, settings, None)
+        deps = deps_for_application(running.service.application, settings, None)
         announced: list[str] = []
         deps.announce = announced.append
         server = start_server(create_app(deps), settings, port=0)

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from gateway.access.requester import Requester
-from gateway.station.commands import OpenOutcome, RemoteOpen, StationCallbacks
+from gateway.application.remote_open import OpenOutcome, RemoteOpen
+from gateway.station.commands import StationCallbacks
 from gateway.station.keys import make_command, sign_command
 from gateway.station.link import StationLink
 from gateway.station.station_client import Received, StationClient
