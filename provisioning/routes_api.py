@@ -11,19 +11,17 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef
 from gateway.store.alerts_audit import acknowledge_alert
 from gateway.store.base import Method, Verdict
 from gateway.store.credentials import CardFormatError
 from gateway.store.erasure import erase_and_purge
 from gateway.store.errors import NotFound
 from gateway.store.people import get_person
-from gateway.store.places import door_site
 from gateway.store.schema_credentials import WatchlistEntry
-from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
 from provisioning.api_models import (
     AlertOut,
     CodeOut,
-    CodeRequest,
     Credentials,
     EventOut,
     PersonOut,
@@ -32,6 +30,9 @@ from provisioning.api_models import (
     StatusOut,
     WatchOut,
     person_out,
+)
+from provisioning.api_models import (
+    CodeRequest as CodeRequestIn,
 )
 from provisioning.credential_service import (
     CardIn,
@@ -53,7 +54,7 @@ from provisioning.people_service import (
     update_person,
 )
 from provisioning.routes_auth import set_session_cookie
-from provisioning.routes_codes import find_unit
+from provisioning.routes_codes import visitor_codes
 from provisioning.routes_dashboard import full_status
 from provisioning.web import (
     JSON_LOGIN_KEY,
@@ -63,6 +64,7 @@ from provisioning.web import (
     CurrentUser,
     RowId,
     access,
+    actor_of,
     audit,
     client_address,
 )
@@ -303,29 +305,15 @@ def api_ack(request: Request, context: Context, user: CurrentUser, alert_id: Row
 
 @router.post("/v1/codes", openapi_extra=STAFF, response_model=CodeOut, status_code=201)
 def api_issue_code(
-    request: Request, context: Context, user: CurrentUser, body: CodeRequest
+    request: Request, context: Context, user: CurrentUser, body: CodeRequestIn
 ) -> CodeOut:
     timezone = context.deps.gateway_config.site.timezone
     start, end = localise(body.valid_from, timezone), localise(body.valid_until, timezone)
-    if end <= start:
-        raise HTTPException(422, "bad_input")
-    with context.deps.store.sessions.writing() as session:
-        unit = find_unit(session, context.door_id, body.unit_number, body.room_number)
-        if unit is None:
-            raise HTTPException(404, "not_found")
-        issued = issue_visitor_code(
-            session,
-            context.deps.store.codes,
-            site_id=door_site(session, context.door_id).id,
-            unit_id=unit.id,
-            door_ids=[context.door_id],
-            issued_by=user.username,
-            issued_by_person_id=None,
-            valid_from=start,
-            valid_until=end,
-            max_uses=body.max_uses,
-        )
-        audit(session, request, user, "issue_visitor_code", f"code:{issued.code_id}")
+    ask = CodeRequest(UnitRef(body.unit_number, body.room_number), start, end, body.max_uses)
+    try:
+        issued = visitor_codes(context).issue(ask, actor_of(request, user))
+    except CodeRefused as refused:
+        raise HTTPException(404 if refused.code == "unknown_unit" else 422, refused.code) from None
     return CodeOut(id=issued.code_id, code=issued.code)
 
 
@@ -333,10 +321,10 @@ def api_issue_code(
 def api_revoke_code(
     request: Request, context: Context, user: CurrentUser, code_id: RowId
 ) -> Response:
-    with context.deps.store.sessions.writing() as session:
-        if not revoke_visitor_code(session, code_id):
-            raise HTTPException(404, "not_found")
-        audit(session, request, user, "revoke_visitor_code", f"code:{code_id}")
+    try:
+        visitor_codes(context).revoke(code_id, actor_of(request, user))
+    except CodeRefused:
+        raise HTTPException(404, "not_found") from None
     return Response(status_code=204)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from gateway.access.requester import Requester
 from gateway.application.remote_open import OpenOutcome, RemoteOpen
+from gateway.application.visitor_codes import MAX_USES
 from gateway.station.commands import StationCallbacks
 from gateway.station.keys import make_command, sign_command
 from gateway.station.link import StationLink
@@ -242,6 +243,8 @@ def test_visitor_codes_config_and_snapshot_commands(harness: Harness) -> None:
     assert issued["ok"] and set(issued["data"]) == {"code_id"}  # the plain code is not echoed
     assert issue({**window, "code": "482913"})["error"] == "code_rejected"  # already live
     assert issue(window)["error"] == "malformed"  # the station must choose the code
+    over_cap = issue({**window, "code": "555001", "max_uses": MAX_USES + 1})
+    assert over_cap["error"] == "malformed"  # the cap the staff page and the API share
     with harness.store.sessions.reading() as session:
         code_hash = harness.store.codes.hash(SITE, "482913")
         assert session.scalar(select(VisitorCode.id).where(VisitorCode.code_hash == code_hash))
