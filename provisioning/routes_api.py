@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from gateway.application.credentials import DuplicateCard
 from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef
 from gateway.store.alerts_audit import acknowledge_alert
 from gateway.store.base import Method, Verdict
@@ -34,14 +35,7 @@ from provisioning.api_models import (
 from provisioning.api_models import (
     CodeRequest as CodeRequestIn,
 )
-from provisioning.credential_service import (
-    CardIn,
-    PinIn,
-    TwoFactorIn,
-    add_card_for,
-    set_pin_for,
-    set_two_factor_for,
-)
+from provisioning.credential_forms import CardIn, PinIn, TwoFactorIn
 from provisioning.erase_outcome import settle_erasure
 from provisioning.events_query import EventFilter, find_alerts, find_events
 from provisioning.people_service import (
@@ -55,6 +49,7 @@ from provisioning.people_service import (
 )
 from provisioning.routes_auth import set_session_cookie
 from provisioning.routes_codes import visitor_codes
+from provisioning.routes_credentials import credentials
 from provisioning.routes_dashboard import full_status
 from provisioning.web import (
     JSON_LOGIN_KEY,
@@ -191,23 +186,18 @@ def api_add_card(
     request: Request, context: Context, user: CurrentUser, person_id: RowId, body: CardIn
 ) -> PersonOut:
     """Register a card in its Wiegand format; 404 for an unknown or erased person."""
+    actor = actor_of(request, user)
     try:
-        with context.deps.store.sessions.writing() as session:
-            card = add_card_for(session, person_id, body)
-            audit(
-                session,
-                request,
-                user,
-                "add_card",
-                f"person:{person_id} card:{card.id} format:{card.format_bits}",
-            )
-            return person_out(person_row(session, get_person(session, person_id), _model(context)))
+        credentials(context).add_card(
+            person_id, body.facility, body.number, body.format_bits, actor
+        )
     except NotFound:
         raise HTTPException(404, "not_found") from None
     except CardFormatError as error:
         raise HTTPException(422, f"card_format_invalid: {error}") from None
-    except IntegrityError:
+    except DuplicateCard:
         raise HTTPException(409, "duplicate_card") from None
+    return _person_out(context, person_id)
 
 
 @router.put("/v1/people/{person_id}/pin", openapi_extra=STAFF, status_code=204)
@@ -216,9 +206,7 @@ def api_set_pin(
 ) -> Response:
     """Set the PIN typed at the keypad as `# <person id> # <PIN> #`."""
     try:
-        with context.deps.store.sessions.writing() as session:
-            set_pin_for(session, person_id, body)
-            audit(session, request, user, "set_pin", f"person:{person_id}")
+        credentials(context).set_pin(person_id, body.pin, actor_of(request, user))
     except NotFound:
         raise HTTPException(404, "not_found") from None
     return Response(status_code=204)
@@ -230,13 +218,15 @@ def api_set_two_factor(
 ) -> PersonOut:
     """Require (or stop requiring) a second credential: face + PIN/card, card + PIN."""
     try:
-        with context.deps.store.sessions.writing() as session:
-            if set_two_factor_for(session, person_id, body):
-                action = "set_two_factor" if body.required else "clear_two_factor"
-                audit(session, request, user, action, f"person:{person_id} source:staff")
-            return person_out(person_row(session, get_person(session, person_id), _model(context)))
+        credentials(context).set_two_factor(person_id, body.required, actor_of(request, user))
     except NotFound:
         raise HTTPException(404, "not_found") from None
+    return _person_out(context, person_id)
+
+
+def _person_out(context: AppContext, person_id: int) -> PersonOut:
+    with context.deps.store.sessions.reading() as session:
+        return person_out(person_row(session, get_person(session, person_id), _model(context)))
 
 
 @router.get("/v1/events", openapi_extra=STAFF, response_model=list[EventOut])
