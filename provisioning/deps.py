@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway.application.config_apply import ConfigChanges
 from gateway.application.live_frame import LiveFrame
 from gateway.application.status import GatewayStatus, HealthCheck
 from gateway.config.model import GatewayConfig
@@ -71,8 +72,19 @@ class ProvisioningDeps:
     # the running service reloads its resident gallery.
     people_changed: Callable[[], None] = _nothing
     announce: Callable[[str], None] = field(default=logging.getLogger("menwei.setup").warning)
+    # Applies a settings change to the running gateway (live fields at once, the rest reported
+    # as needing a restart); None: over `gateway_config`, nothing running to push values into.
+    config_changes: ConfigChanges | None = None
 
     def __post_init__(self) -> None:
         # Whoever builds the deps, the page reads and writes through the store's staff lane:
         # its own small pool, and a write turn only when no door decision is waiting.
         self.store = self.store.for_staff_page()
+        if self.config_changes is None:
+            self.config_changes = ConfigChanges(self.gateway_config)
+
+    @property
+    def changes(self) -> ConfigChanges:
+        """The config-change command (set in __post_init__)."""
+        assert self.config_changes is not None
+        return self.config_changes

@@ -49,6 +49,7 @@ def deps_for_application(
         status_provider=app.status,
         frame_provider=app.live_frame,
         clock=app.now,
+        config_changes=app.config_changes,
         people_changed=lambda: LOG.info("resident gallery: %d templates", app.reload_galleries()),
     )
     if config_path is not None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.application.config_apply import ConfigChanges
 from gateway.application.live_frame import LiveFrameQuery
 from gateway.application.remote_open import RemoteOpenCommand
 from gateway.application.status import StatusQuery
@@ -30,6 +31,7 @@ class Application:
     status: StatusQuery
     live_frame: LiveFrameQuery
     remote_open: RemoteOpenCommand
+    config_changes: ConfigChanges
     # Rebuild the galleries from the store and swap them into the recogniser (after enrolment,
     # erasure or a sync); returns the resident template count.
     reload_galleries: Callable[[], int]

@@ -31,6 +31,7 @@ from gateway.access.policy import AccessDecision, AccessPolicy
 from gateway.access.second_factor import SecondFactorWaits
 from gateway.access.tailgate import TailgateDetector
 from gateway.application.app import Application
+from gateway.application.config_apply import ConfigChanges
 from gateway.application.live_frame import LiveFrameQuery
 from gateway.application.remote_open import RemoteOpenCommand
 from gateway.application.status import GalleryCounts, HealthCheck, StatusQuery, broker_check
@@ -39,6 +40,7 @@ from gateway.camera.runtime import Camera
 from gateway.camera.source import FrameSource
 from gateway.config.model import GatewayConfig
 from gateway.gallery import Gallery
+from gateway.ops.logging_setup import RUNTIME_APPLIERS
 from gateway.ops.paths import data_folder
 from gateway.ops.retention import DiskGuard
 from gateway.ops.sdnotify import Liveness
@@ -223,6 +225,7 @@ class AccessService:
             status=status,
             live_frame=LiveFrameQuery(camera, vision, self.config.station.max_snapshot_bytes),
             remote_open=RemoteOpenCommand(policy, door, self.now, self._on_decision),
+            config_changes=ConfigChanges(self.config, RUNTIME_APPLIERS),
             reload_galleries=self.reload_galleries,
             now=self.now,
         )

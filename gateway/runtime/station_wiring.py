@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from gateway.application.app import Application
 from gateway.application.status import station_status
-from gateway.ops.logging_setup import RUNTIME_APPLIERS
 from gateway.ops.telemetry import Provider, collect_telemetry
 from gateway.station.commands import StationCallbacks
 from gateway.station.config_access import ModelConfigAccess
@@ -31,7 +30,7 @@ def start_station_link(app: Application, sources: dict[str, Provider]) -> Statio
         on_remote_open=app.remote_open,
         status=lambda: station_status(app.status()),
         take_snapshot=app.live_frame.snapshot_jpeg,
-        config=ModelConfigAccess(config, appliers=RUNTIME_APPLIERS),
+        config=ModelConfigAccess(config, changes=app.config_changes),
         on_watchlist_changed=reload,
         on_people_changed=reload,
     )
