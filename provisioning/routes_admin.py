@@ -11,14 +11,8 @@ from sqlalchemy import select
 
 from gateway.application.config_apply import ConfigChangeRefused, read_setting
 from gateway.store.schema_events import AuditEntry
-from provisioning.accounts import (
-    StaffAccount,
-    StaffRole,
-    add_account,
-    find_account,
-    hash_password,
-    password_problem,
-)
+from gateway.store.schema_staff import StaffAccount, StaffRole
+from provisioning.accounts import add_account, find_account, hash_password, password_problem
 from provisioning.settings_form import apply_settings, setting_fields
 from provisioning.tls import CertificateError, install_uploaded
 from provisioning.web import (
