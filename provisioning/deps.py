@@ -20,9 +20,9 @@ from gateway.application.status import GatewayStatus, HealthCheck
 from gateway.config.model import GatewayConfig
 from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.store import Store
+from gateway.vision.analyser import FaceAnalyser
 from gateway.vision.decision import DecisionRule
 from gateway.vision.factory import PipelineModels
-from gateway.vision.pipeline import FacePipeline
 
 StatusProvider = Callable[[], GatewayStatus]
 FrameProvider = Callable[[], LiveFrame | None]
@@ -57,7 +57,7 @@ class ProvisioningDeps:
     store: Store
     gateway_config: GatewayConfig
     settings: ProvisioningConfig
-    pipeline: FacePipeline | None = None
+    pipeline: FaceAnalyser | None = None
     models: PipelineModels | None = None
     similarity_threshold: float = 0.5
     # The door's decision rule (threshold, small-gallery threshold, margin): enrolment's

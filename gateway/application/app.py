@@ -17,8 +17,8 @@ from gateway.application.remote_open import RemoteOpenCommand
 from gateway.application.status import StatusQuery
 from gateway.config.model import GatewayConfig
 from gateway.store.store import Store
+from gateway.vision.analyser import FaceAnalyser
 from gateway.vision.decision import DecisionRule
-from gateway.vision.pipeline import FacePipeline
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Application:
     store: Store
     config: GatewayConfig
     door_id: int
-    pipeline: FacePipeline
+    pipeline: FaceAnalyser
     decision_rule: DecisionRule
     status: StatusQuery
     live_frame: LiveFrameQuery

@@ -48,6 +48,10 @@ from gateway.ops.service_hooks import OpsRuntime, service_liveness, start_ops
 from gateway.ops.telemetry import Provider, standard_sources
 from gateway.runtime.bootstrap import ensure_door
 from gateway.runtime.door_loop import DoorLoop
+from gateway.runtime.recognition import (
+    RecognitionLoader,
+    load_onnx_recognition,
+)
 from gateway.runtime.station_wiring import start_station_link
 from gateway.runtime.vision_loop import VisionLoop
 from gateway.station.link import StationLink
@@ -55,9 +59,8 @@ from gateway.store.events import count_pending
 from gateway.store.gallery_load import fill_gallery, load_gallery_rows
 from gateway.store.store import Store, open_store
 from gateway.store.watchlist import load_watchlist
+from gateway.vision.analyser import FaceAnalyser
 from gateway.vision.decision import DecisionRule
-from gateway.vision.factory import effective_thresholds, load_pipeline
-from gateway.vision.pipeline import FacePipeline
 from gateway.vision.recogniser import Recogniser, rule_from_config
 
 LOG = logging.getLogger(__name__)
@@ -79,8 +82,10 @@ class AccessService:
         door_io: DoorIO | None = None,
         on_decision: DecisionListener | None = None,
         now: Callable[[], datetime] = utc_now,
+        load_recognition: RecognitionLoader = load_onnx_recognition,
     ) -> None:
         self.config = config
+        self._load_recognition = load_recognition
         self._camera_source = camera_source
         self._door_io = door_io
         self._on_decision = on_decision
@@ -90,7 +95,7 @@ class AccessService:
         self.ready_after_s: float | None = None
         self.store: Store | None = None
         self.door_id = 0
-        self.pipeline: FacePipeline | None = None
+        self.pipeline: FaceAnalyser | None = None
         self.door_loop: DoorLoop | None = None
         self.vision_loop: VisionLoop | None = None
         self.camera: Camera | None = None
@@ -129,12 +134,15 @@ class AccessService:
         self.store = store
         with store.sessions.writing() as session:
             self.door_id = ensure_door(session, config.site)
-        pipeline, models = load_pipeline(config)
-        self.pipeline = pipeline
-        resident_threshold, watch_threshold = effective_thresholds(models, config.vision)
+        recognition = self._load_recognition(config)
+        pipeline = self.pipeline = recognition.analyser
         residents, watchlist = self._load_galleries(store, pipeline)
-        rule = rule_from_config(config.vision, resident_threshold, models.small_gallery_threshold)
-        self.recogniser = Recogniser(pipeline, residents, watchlist, rule, watch_threshold)
+        rule = rule_from_config(
+            config.vision, recognition.resident_threshold, recognition.small_gallery_threshold
+        )
+        self.recogniser = Recogniser(
+            pipeline, residents, watchlist, rule, recognition.watch_threshold
+        )
         self._check_confusable(store, pipeline, rule)
         common: dict[str, Any] = {
             "gateway_id": config.site.gateway_id,
@@ -203,7 +211,7 @@ class AccessService:
         return self._application
 
     def _build_application(
-        self, store: Store, pipeline: FacePipeline, rule: DecisionRule
+        self, store: Store, pipeline: FaceAnalyser, rule: DecisionRule
     ) -> Application:
         door, camera, vision, policy = self.door_loop, self.camera, self.vision_loop, self.policy
         assert door is not None and camera is not None and vision is not None
@@ -236,7 +244,7 @@ class AccessService:
             return broker_check(None, None)
         return broker_check(station.connected, station.last_error)
 
-    def _check_confusable(self, store: Store, pipeline: FacePipeline, rule: DecisionRule) -> None:
+    def _check_confusable(self, store: Store, pipeline: FaceAnalyser, rule: DecisionRule) -> None:
         """Re-run the confusable-faces check when the model or threshold changed since the last
         one (a failure is logged: the door still starts, for cards and PINs)."""
         try:
@@ -263,7 +271,7 @@ class AccessService:
         self.recogniser.watchlist = watchlist
         return len(residents)
 
-    def _load_galleries(self, store: Store, pipeline: FacePipeline) -> tuple[Gallery, Gallery]:
+    def _load_galleries(self, store: Store, pipeline: FaceAnalyser) -> tuple[Gallery, Gallery]:
         model_id, dimension = pipeline.model_id, pipeline.embedder.dimension
         residents = Gallery(model_id, dimension)
         watchlist = Gallery(model_id, dimension)
@@ -292,8 +300,9 @@ class AccessService:
         """Stop everything in reverse order; the relay ends de-energised."""
         self._stack.close()
 
-    def liveness(self) -> Liveness:
-        """What the systemd watchdog pings on: threads running and their loops coming round."""
+    def liveness(self, clock: Callable[[], float] = time.monotonic) -> Liveness:
+        """What the systemd watchdog pings on: threads running and their loops coming round
+        (`clock`: the monotonic seconds the heartbeats are judged against)."""
         vision, door = self.vision_loop, self.door_loop
         assert vision is not None and door is not None
         return service_liveness(
@@ -302,6 +311,7 @@ class AccessService:
             vision_heartbeat_s=lambda: vision.heartbeat,
             door_heartbeat_s=lambda: door.heartbeat_ns / 1e9,
             others=[self.station.alive] if self.station is not None else [],
+            clock=clock,
         )
 
     def telemetry_sources(self) -> dict[str, Provider]:

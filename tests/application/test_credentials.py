@@ -3,8 +3,7 @@ exactly one audit row, and the last card/PIN beside face templates stays."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -17,28 +16,10 @@ from gateway.store.erasure import erase_person
 from gateway.store.errors import NotFound
 from gateway.store.schema_credentials import Card, Pin
 from gateway.store.schema_events import AuditEntry
-from gateway.store.store import Store, open_store
-from tests.store.conftest import T0, World, build_world, store_config
+from gateway.store.store import Store
+from tests.store.conftest import T0, World
 
 ACTOR = Actor("warden", "192.0.2.7")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    from gateway.store.crypto import generate_key_file
-
-    key = tmp_path / "template.key"
-    generate_key_file(key)
-    opened = open_store(store_config(f"sqlite:///{tmp_path / 'menwei.db'}", key, tmp_path))
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-@pytest.fixture
-def world(store: Store) -> World:
-    return build_world(store)
 
 
 def _audit_actions(store: Store) -> list[str]:

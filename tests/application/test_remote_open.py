@@ -4,34 +4,17 @@ the relay did, not only what the outcome said."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from firmware_bridge.door import AlarmKind, DoorState
 from gateway.access.requester import Requester
 from gateway.application.remote_open import OpenOutcome, RemoteOpen, RemoteOpenCommand
 from gateway.store.base import Role
 from gateway.store.people import add_person
-from gateway.store.store import Store, open_store
+from gateway.store.store import Store
 from tests.access.door_rig import DoorRig, door_rig
-from tests.store.conftest import T0, World, build_world, store_config
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    from gateway.store.crypto import generate_key_file
-
-    key = tmp_path / "template.key"
-    generate_key_file(key)
-    opened = open_store(store_config(f"sqlite:///{tmp_path / 'menwei.db'}", key, tmp_path))
-    try:
-        yield opened
-    finally:
-        opened.close()
+from tests.store.conftest import T0, World
 
 
 @dataclass
@@ -80,8 +63,7 @@ def _resident(store: Store, world: World, external_id: str, valid_from: datetime
         ).id
 
 
-def test_the_station_opens_and_the_relay_energises(store: Store) -> None:
-    world = build_world(store)
+def test_the_station_opens_and_the_relay_energises(store: Store, world: World) -> None:
     with door_rig(store, world.door_id) as rig:
         outcome = _open(rig, Requester.station("guard"), 30, RunningDoor(rig))
         assert outcome.opened and outcome.reason == "station_open"
@@ -89,8 +71,9 @@ def test_the_station_opens_and_the_relay_energises(store: Store) -> None:
         assert [str(e.id) for e in rig.events()] == [outcome.event_id]
 
 
-def test_a_resident_not_yet_valid_is_refused_and_the_door_stays_shut(store: Store) -> None:
-    world = build_world(store)
+def test_a_resident_not_yet_valid_is_refused_and_the_door_stays_shut(
+    store: Store, world: World
+) -> None:
     _resident(store, world, "R-future", T0 + timedelta(days=30))
     with door_rig(store, world.door_id) as rig:
         outcome = _open(rig, Requester.resident("R-future"), 30, RunningDoor(rig))
@@ -100,8 +83,7 @@ def test_a_resident_not_yet_valid_is_refused_and_the_door_stays_shut(store: Stor
         assert rig.decisions[-1].reason == "not_yet_valid"
 
 
-def test_a_valid_resident_opens(store: Store) -> None:
-    world = build_world(store)
+def test_a_valid_resident_opens(store: Store, world: World) -> None:
     _resident(store, world, "R-1", T0 - timedelta(days=1))
     with door_rig(store, world.door_id) as rig:
         outcome = _open(rig, Requester.resident("R-1"), 30, RunningDoor(rig))
@@ -109,8 +91,9 @@ def test_a_valid_resident_opens(store: Store) -> None:
         assert rig.release_count() == 1
 
 
-def test_an_unknown_resident_and_an_expired_request_open_nothing(store: Store) -> None:
-    world = build_world(store)
+def test_an_unknown_resident_and_an_expired_request_open_nothing(
+    store: Store, world: World
+) -> None:
     with door_rig(store, world.door_id) as rig:
         unknown = _open(rig, Requester.resident("nobody"), 30, RunningDoor(rig))
         expired = _open(rig, Requester.station(), -1, RunningDoor(rig))
@@ -119,8 +102,7 @@ def test_an_unknown_resident_and_an_expired_request_open_nothing(store: Store) -
         assert rig.release_count() == 0
 
 
-def test_a_door_thread_that_is_not_running_gets_no_decision(store: Store) -> None:
-    world = build_world(store)
+def test_a_door_thread_that_is_not_running_gets_no_decision(store: Store, world: World) -> None:
     with door_rig(store, world.door_id) as rig:
         outcome = _open(rig, Requester.station(), 30, RunningDoor(rig, running=False))
         assert (outcome.opened, outcome.reason) == (False, "not_ready")

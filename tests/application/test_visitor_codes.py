@@ -3,9 +3,7 @@ same cap on every adapter (staff page form, JSON API, station command)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,28 +18,10 @@ from gateway.application.visitor_codes import (
 )
 from gateway.store.schema_credentials import VisitorCode
 from gateway.store.schema_events import AuditEntry
-from gateway.store.store import Store, open_store
-from tests.store.conftest import T0, World, build_world, store_config
+from gateway.store.store import Store
+from tests.store.conftest import T0, World
 
 ACTOR = Actor("warden", "192.0.2.7")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    from gateway.store.crypto import generate_key_file
-
-    key = tmp_path / "template.key"
-    generate_key_file(key)
-    opened = open_store(store_config(f"sqlite:///{tmp_path / 'menwei.db'}", key, tmp_path))
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-@pytest.fixture
-def world(store: Store) -> World:
-    return build_world(store)
 
 
 def _codes(store: Store, world: World) -> VisitorCodes:
