@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.application.credentials import DuplicateCard
+from gateway.application.erasure import ErasureRefused
 from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef
 from gateway.store.alerts_audit import acknowledge_alert
 from gateway.store.base import Method, Verdict
 from gateway.store.credentials import CardFormatError
-from gateway.store.erasure import erase_and_purge
 from gateway.store.errors import NotFound
 from gateway.store.people import get_person
 from gateway.store.schema_credentials import WatchlistEntry
@@ -51,6 +51,7 @@ from provisioning.routes_auth import set_session_cookie
 from provisioning.routes_codes import visitor_codes
 from provisioning.routes_credentials import credentials
 from provisioning.routes_dashboard import full_status
+from provisioning.routes_people import erasure
 from provisioning.web import (
     JSON_LOGIN_KEY,
     Access,
@@ -160,22 +161,11 @@ def api_update_person(
 def api_erase_person(
     request: Request, context: Context, user: CurrentUser, person_id: RowId
 ) -> Response:
-    with context.deps.store.sessions.reading() as session:
-        try:
-            if get_person(session, person_id).erased_at is not None:
-                raise HTTPException(404, "not_found")
-        except NotFound:
-            raise HTTPException(404, "not_found") from None
-    report, wal_cleared = erase_and_purge(
-        context.deps.store.sessions,
-        context.deps.store.cipher,
-        person_id,
-        actor=user.username,
-        at=context.deps.clock(),
-        source_address=client_address(request),
-    )
-    context.deps.people_changed()
-    settle_erasure(context, request, user, report.pseudonym, wal_cleared)
+    try:
+        erased = erasure(context).erase(person_id, actor_of(request, user))
+    except (NotFound, ErasureRefused):
+        raise HTTPException(404, "not_found") from None
+    settle_erasure(context, request, user, erased.pseudonym, erased.wal_cleared)
     return Response(status_code=204)
 
 
