@@ -9,6 +9,7 @@ face templates cannot be removed). Withdrawing consent deletes the face template
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -42,6 +43,21 @@ def credentials(context: AppContext) -> Credentials:
 
 def _back(person_id: int) -> Response:
     return RedirectResponse(f"/people/{person_id}", status_code=303)
+
+
+def _removal(
+    request: Request, context: AppContext, person_id: int, remove: Callable[[], None]
+) -> Response:
+    """Run a card/PIN removal; 404 for an unknown (or erased) person or credential, 409 with the
+    page's message when it would leave the face as the only way in."""
+    try:
+        remove()
+    except NotFound:
+        raise HTTPException(404, "not_found") from None
+    except LastCredential:
+        errors = [translator(request)("last_credential")]
+        return person_page(request, context, person_id, {"errors": errors}, 409)
+    return _back(person_id)
 
 
 @router.post("/people/{person_id}/cards", openapi_extra=STAFF, include_in_schema=False)
@@ -110,26 +126,19 @@ def person_two_factor(
 def card_delete(
     request: Request, context: Context, user: CurrentUser, person_id: RowId, card_id: RowId
 ) -> Response:
-    try:
-        credentials(context).remove_card(person_id, card_id, actor_of(request, user))
-    except NotFound:
-        raise HTTPException(404, "not_found") from None
-    except LastCredential:
-        errors = [translator(request)("last_credential")]
-        return person_page(request, context, person_id, {"errors": errors}, 409)
-    return _back(person_id)
+    actor = actor_of(request, user)
+    return _removal(
+        request,
+        context,
+        person_id,
+        lambda: credentials(context).remove_card(person_id, card_id, actor),
+    )
 
 
 @router.post("/people/{person_id}/pin/delete", openapi_extra=STAFF, include_in_schema=False)
 def pin_delete(request: Request, context: Context, user: CurrentUser, person_id: RowId) -> Response:
-    try:
-        credentials(context).remove_pin(person_id, actor_of(request, user))
-    except NotFound:
-        raise HTTPException(404, "not_found") from None
-    except LastCredential:
-        errors = [translator(request)("last_credential")]
-        return person_page(request, context, person_id, {"errors": errors}, 409)
-    return _back(person_id)
+    commands, actor = credentials(context), actor_of(request, user)
+    return _removal(request, context, person_id, lambda: commands.remove_pin(person_id, actor))
 
 
 @router.post("/people/{person_id}/consent/withdraw", openapi_extra=STAFF, include_in_schema=False)
