@@ -5,6 +5,9 @@ menwei hw wiegand decode 10000110000001101100000000             -> fields or why
 menwei hw pulse --ms 3000 [--config FILE | --backend sim|gpiod|mcu] [--port DEV]
 menwei hw watch [--seconds N] [same backend options]
 menwei hw effective [--config FILE]                               -> how this door behaves
+
+The bridge does not read the gateway's config file itself: the composition root passes a reader
+of its [door] table (`DoorSectionReader`), so firmware_bridge never imports gateway.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +24,23 @@ from firmware_bridge.io import DoorIO, HardwareError
 from firmware_bridge.wiegand import WiegandError, decode, describe, encode_card, encode_key
 
 
-def register(subparsers: Any) -> None:
+class DoorConfigUnreadable(Exception):
+    """The config file's [door] table could not be read or did not validate."""
+
+
+# Reads the [door] table of a gateway config file (None: the defaults).
+DoorSectionReader = Callable[[Path | None], DoorConfig]
+
+
+def _default_door_section(path: Path | None) -> DoorConfig:
+    if path is not None:
+        raise DoorConfigUnreadable(f"{path}: no config reader wired for `menwei hw`")
+    return DoorConfig()
+
+
+def register(subparsers: Any, read_door_section: DoorSectionReader = _default_door_section) -> None:
     group = subparsers.add_parser("hw", help="door hardware: Wiegand codec, relay and input tests")
+    group.set_defaults(read_door_section=read_door_section)
     commands = group.add_subparsers(dest="hw_command", metavar="ACTION", required=True)
 
     wiegand = commands.add_parser("wiegand", help="encode or decode Wiegand frames")
@@ -83,9 +102,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 def door_config(args: argparse.Namespace) -> DoorConfig:
     """The [door] table from --config (defaults without it), with command-line overrides."""
-    from gateway.config import load_config
-
-    door = load_config(args.config).door
+    door: DoorConfig = args.read_door_section(args.config)
     if args.backend:
         door = DoorConfig.model_validate({**door.model_dump(), "backend": args.backend})
     if args.port:
@@ -99,11 +116,10 @@ def _run(args: argparse.Namespace, body: Any) -> int:
     from firmware_bridge.backends import create_door_io
     from firmware_bridge.lock import effective_config
     from firmware_bridge.safety import door_session
-    from gateway.config import ConfigError
 
     try:
         config = door_config(args)
-    except ConfigError as error:
+    except DoorConfigUnreadable as error:
         print(error)
         return 2
     print(effective_config(config), flush=True)
@@ -154,11 +170,10 @@ def _watch(args: argparse.Namespace) -> int:
 
 def _effective(args: argparse.Namespace) -> int:
     from firmware_bridge.lock import effective_config
-    from gateway.config import ConfigError
 
     try:
         print(effective_config(door_config(args)))
-    except ConfigError as error:
+    except DoorConfigUnreadable as error:
         print(error)
         return 2
     return 0

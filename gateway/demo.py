@@ -28,6 +28,7 @@ from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.eval.context import default_faces_dir
 from gateway.modelhub import load_manifest
 from gateway.modelhub.fetch import fetch_pack, mirror_folder
+from gateway.runtime.adapters import StaffPageStarter, no_staff_page
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 DEMO_DIR = Path("var/demo")
@@ -43,7 +44,7 @@ DEMO_PACK_WHY = (
 )
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Any, staff_page: StaffPageStarter = no_staff_page) -> None:
     parser = subparsers.add_parser("demo", help="run the gateway on a sample video, sim door")
     faces = default_faces_dir()
     parser.add_argument("--config", type=Path, help="TOML config (default: built-in defaults)")
@@ -74,7 +75,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="stop after the first face grant (bound it with --seconds)",
     )
-    parser.set_defaults(func=run_demo)
+    parser.set_defaults(func=lambda args: run_demo(args, staff_page))
 
 
 def ensure_models(config: GatewayConfig) -> None:
@@ -257,7 +258,7 @@ def _print_decision(decision: AccessDecision) -> None:
     )
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace, staff_page: StaffPageStarter = no_staff_page) -> int:
     try:
         config = demo_config(args)
     except ConfigError as error:
@@ -271,7 +272,6 @@ def run_demo(args: argparse.Namespace) -> int:
         config.camera.source, config.camera.kind = str(clip), "folder"
     enrol_folder(config, enrol_dir)
     from gateway.runtime.service import AccessService
-    from provisioning.gateway_link import serve_beside
 
     face_granted = threading.Event()
 
@@ -283,7 +283,7 @@ def run_demo(args: argparse.Namespace) -> int:
     service = AccessService(config, on_decision=on_decision)
     started = time.monotonic()
     with service:
-        page = serve_beside(service, config.provisioning, args.config)
+        page = staff_page(service.application, config.provisioning, args.config)
         if page is not None:
             print(
                 f"staff page: https://127.0.0.1:{page.port}/ (self-signed certificate; the "

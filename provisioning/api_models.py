@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from gateway.application.visitor_codes import MAX_USES
 from provisioning.people_service import PersonInput, PersonRow
 
 
@@ -76,7 +77,7 @@ class CodeRequest(BaseModel):
     room_number: str = Field(min_length=1, max_length=16)
     valid_from: datetime
     valid_until: datetime
-    max_uses: int = Field(1, ge=1, le=100)
+    max_uses: int = Field(1, ge=1, le=MAX_USES)
 
 
 class CodeOut(BaseModel):

@@ -34,7 +34,6 @@ from provisioning import (
     routes_events,
     routes_people,
 )
-from provisioning.accounts import create_tables
 from provisioning.auth import Authenticator, SetupToken
 from provisioning.deps import ProvisioningDeps
 from provisioning.site_time import DateOutOfRange
@@ -98,7 +97,6 @@ def _install_error_pages(app: FastAPI) -> None:
 
 def create_app(deps: ProvisioningDeps) -> FastAPI:
     """Build the staff page over explicit dependencies (store, pipeline, config, providers)."""
-    create_tables(deps.store.sessions)
     templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
     door_id = deps.door_id
     if door_id is None:

@@ -19,17 +19,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.alerts_audit import append_audit
 from gateway.store.engine import Sessions
-from provisioning.accounts import (
-    StaffAccount,
-    StaffSession,
-    account_count,
-    digest,
-    find_account,
-    verify_password,
-)
-from provisioning.config import ProvisioningConfig
+from gateway.store.schema_staff import StaffAccount, StaffSession
+from provisioning.accounts import account_count, digest, find_account, verify_password
 from provisioning.login_throttle import HashBudget, LoginThrottle, source_key
 
 TOUCH_AFTER = timedelta(seconds=30)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from provisioning.deps import HealthCheck
+from gateway.application.status import HealthCheck
 
 
 class WebCounters:

@@ -14,48 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway.application.config_apply import ConfigChanges
+from gateway.application.live_frame import LiveFrame
+from gateway.application.status import GatewayStatus, HealthCheck
 from gateway.config.model import GatewayConfig
+from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.store import Store
+from gateway.vision.analyser import FaceAnalyser
 from gateway.vision.decision import DecisionRule
 from gateway.vision.factory import PipelineModels
-from gateway.vision.image_io import BGRImage
-from gateway.vision.pipeline import FacePipeline
-from provisioning.config import ProvisioningConfig
-
-
-@dataclass(frozen=True)
-class HealthCheck:
-    """One line of the health panel: a component, whether it is fine, and a short detail."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class GatewayStatus:
-    """What the dashboard shows about the running door."""
-
-    door_state: str
-    checks: tuple[HealthCheck, ...] = ()
-
-
-@dataclass(frozen=True)
-class FaceBox:
-    """A face the vision loop found in the live frame: box (x, y, w, h) and its label."""
-
-    box: tuple[float, float, float, float]
-    label: str
-    granted: bool = False
-
-
-@dataclass(frozen=True)
-class LiveFrame:
-    """The newest camera frame and the faces drawn on it."""
-
-    image: BGRImage
-    faces: tuple[FaceBox, ...] = ()
-
 
 StatusProvider = Callable[[], GatewayStatus]
 FrameProvider = Callable[[], LiveFrame | None]
@@ -90,7 +57,7 @@ class ProvisioningDeps:
     store: Store
     gateway_config: GatewayConfig
     settings: ProvisioningConfig
-    pipeline: FacePipeline | None = None
+    pipeline: FaceAnalyser | None = None
     models: PipelineModels | None = None
     similarity_threshold: float = 0.5
     # The door's decision rule (threshold, small-gallery threshold, margin): enrolment's
@@ -105,8 +72,19 @@ class ProvisioningDeps:
     # the running service reloads its resident gallery.
     people_changed: Callable[[], None] = _nothing
     announce: Callable[[str], None] = field(default=logging.getLogger("menwei.setup").warning)
+    # Applies a settings change to the running gateway (live fields at once, the rest reported
+    # as needing a restart); None: over `gateway_config`, nothing running to push values into.
+    config_changes: ConfigChanges | None = None
 
     def __post_init__(self) -> None:
         # Whoever builds the deps, the page reads and writes through the store's staff lane:
         # its own small pool, and a write turn only when no door decision is waiting.
         self.store = self.store.for_staff_page()
+        if self.config_changes is None:
+            self.config_changes = ConfigChanges(self.gateway_config)
+
+    @property
+    def changes(self) -> ConfigChanges:
+        """The config-change command (set in __post_init__)."""
+        assert self.config_changes is not None
+        return self.config_changes

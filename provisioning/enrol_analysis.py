@@ -20,9 +20,9 @@ from gateway.access.confusable import confusable_threshold, scores_by_person
 from gateway.store.crypto import TemplateCipher
 from gateway.store.gallery_load import GalleryRow, load_gallery_rows
 from gateway.store.schema_people import Person
+from gateway.vision.analyser import FaceAnalyser
 from gateway.vision.decision import DecisionRule
 from gateway.vision.errors import ImageDecodeError
-from gateway.vision.pipeline import FacePipeline
 from provisioning.enrol_session import PhotoResult
 from provisioning.i18n import Translator
 from provisioning.photo_limits import decode_upload
@@ -40,7 +40,7 @@ class Others:
 def load_others(
     session: Session,
     cipher: TemplateCipher,
-    pipeline: FacePipeline,
+    pipeline: FaceAnalyser,
     person_id: int,
     at: datetime,
     rule: DecisionRule,
@@ -59,7 +59,7 @@ def load_others(
 
 
 def analyse_photo(
-    pipeline: FacePipeline, name: str, data: bytes, others: Others, t: Translator
+    pipeline: FaceAnalyser, name: str, data: bytes, others: Others, t: Translator
 ) -> PhotoResult:
     """One photo's verdict; `usable` only with exactly one face that passes every check."""
     try:

@@ -19,9 +19,9 @@ from gateway.store.credentials import (
 )
 from gateway.store.people import get_person
 from gateway.store.schema_people import Person
+from gateway.vision.analyser import FaceAnalyser
 from gateway.vision.decision import DecisionRule
 from gateway.vision.factory import effective_thresholds
-from gateway.vision.pipeline import FacePipeline
 from gateway.vision.recogniser import rule_from_config
 from provisioning.auth import Principal
 from provisioning.deps import ProvisioningDeps
@@ -60,7 +60,7 @@ def door_rule(deps: ProvisioningDeps) -> DecisionRule:
     return rule_from_config(vision, deps.similarity_threshold)
 
 
-def prepare(context: AppContext, person_id: int) -> tuple[FacePipeline, Person, Others]:
+def prepare(context: AppContext, person_id: int) -> tuple[FaceAnalyser, Person, Others]:
     """The pipeline, the person and everyone else's templates; refuses early when it cannot work.
 
     Raises NotFound for an unknown person.
@@ -82,7 +82,7 @@ def prepare(context: AppContext, person_id: int) -> tuple[FacePipeline, Person, 
 
 def analyse_all(
     context: AppContext,
-    pipeline: FacePipeline,
+    pipeline: FaceAnalyser,
     photos: list[tuple[str, bytes]],
     others: Others,
     t: Translator,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from gateway.vision.pipeline import FacePipeline
+from gateway.vision.analyser import FaceAnalyser
 from provisioning.enrol_analysis import Others
 from provisioning.enrol_flow import EnrolRefused, analyse_all
 from provisioning.enrol_session import PhotoResult
@@ -19,7 +19,7 @@ LOG = logging.getLogger("menwei.provisioning")
 
 async def analyse_uploads(
     context: AppContext,
-    pipeline: FacePipeline,
+    pipeline: FaceAnalyser,
     photos: list[tuple[str, bytes]],
     others: Others,
     t: Translator,

@@ -293,6 +293,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Settings saved to the configuration file; the door applies them when it restarts.",
         "设置已写入配置文件，门禁服务重启后生效。",
     ),
+    "settings_applied": (
+        "Settings saved to the configuration file and applied to the running door.",
+        "设置已写入配置文件，并已在运行中的门禁生效。",
+    ),
     "settings_failed": ("Settings not saved:", "设置未保存："),
     "actor": ("Who", "操作人"),
     "action": ("Action", "操作"),

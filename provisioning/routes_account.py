@@ -9,13 +9,8 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import delete, update
 
-from provisioning.accounts import (
-    StaffAccount,
-    StaffSession,
-    hash_password,
-    password_problem,
-    verify_password,
-)
+from gateway.store.schema_staff import StaffAccount, StaffSession
+from provisioning.accounts import hash_password, password_problem, verify_password
 from provisioning.routes_admin import accounts_page
 from provisioning.web import (
     Access,

@@ -9,16 +9,10 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from gateway.application.config_apply import ConfigChangeRefused, read_setting
 from gateway.store.schema_events import AuditEntry
-from provisioning.accounts import (
-    StaffAccount,
-    StaffRole,
-    add_account,
-    find_account,
-    hash_password,
-    password_problem,
-)
-from provisioning.config import ProvisioningConfig
+from gateway.store.schema_staff import StaffAccount, StaffRole
+from provisioning.accounts import add_account, find_account, hash_password, password_problem
 from provisioning.settings_form import apply_settings, setting_fields
 from provisioning.tls import CertificateError, install_uploaded
 from provisioning.web import (
@@ -59,23 +53,26 @@ def settings_view(request: Request, context: Context) -> Response:
 async def settings_save(request: Request, context: Context, user: CurrentUser) -> Response:
     form = await request.form()
     submitted = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-    config, changed, errors = apply_settings(context.deps.gateway_config, submitted)
+    deps = context.deps
+    config, changed, errors = apply_settings(deps.gateway_config, submitted)
     if config is None:
         return settings_page(request, context, {"errors": errors}, 400)
-    if changed:
-        try:
-            context.deps.save_config(config)
-        except (OSError, RuntimeError) as error:
-            return settings_page(request, context, {"errors": [str(error)]}, 500)
-        context.deps.gateway_config = config
-        own_table = getattr(config, "provisioning", None)
-        if isinstance(own_table, ProvisioningConfig):
-            context.deps.settings = own_table  # keep_photos, lockout... apply at once
-            context.auth.settings = own_table
-        with context.deps.store.sessions.writing() as session:
-            for path in changed:
-                audit(session, request, user, "change_setting", path)
-    return RedirectResponse("/settings?msg=settings_saved", status_code=303)
+    if not changed:
+        return RedirectResponse("/settings?msg=settings_applied", status_code=303)
+    values = {path: read_setting(config, path) for path in changed}
+    try:
+        applied = deps.changes.apply(values, base=deps.gateway_config, save=deps.save_config)
+    except (OSError, RuntimeError, ConfigChangeRefused) as error:
+        return settings_page(request, context, {"errors": [str(error)]}, 500)
+    deps.gateway_config = applied.config  # the file's view, restart fields included
+    own_table = applied.config.provisioning
+    deps.settings = own_table  # this page re-reads its table: keep_photos, lockout... at once
+    context.auth.settings = own_table
+    with deps.store.sessions.writing() as session:
+        for path, how in applied.fields.items():
+            audit(session, request, user, "change_setting", f"{path} ({how})")
+    msg = "settings_saved" if applied.needs_restart else "settings_applied"
+    return RedirectResponse(f"/settings?msg={msg}", status_code=303)
 
 
 @router.post("/settings/tls", openapi_extra=ADMIN, include_in_schema=False)

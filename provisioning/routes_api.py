@@ -11,19 +11,18 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from gateway.application.credentials import DuplicateCard
+from gateway.application.erasure import ErasureRefused
+from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef
 from gateway.store.alerts_audit import acknowledge_alert
 from gateway.store.base import Method, Verdict
 from gateway.store.credentials import CardFormatError
-from gateway.store.erasure import erase_and_purge
 from gateway.store.errors import NotFound
 from gateway.store.people import get_person
-from gateway.store.places import door_site
 from gateway.store.schema_credentials import WatchlistEntry
-from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
 from provisioning.api_models import (
     AlertOut,
     CodeOut,
-    CodeRequest,
     Credentials,
     EventOut,
     PersonOut,
@@ -33,14 +32,10 @@ from provisioning.api_models import (
     WatchOut,
     person_out,
 )
-from provisioning.credential_service import (
-    CardIn,
-    PinIn,
-    TwoFactorIn,
-    add_card_for,
-    set_pin_for,
-    set_two_factor_for,
+from provisioning.api_models import (
+    CodeRequest as CodeRequestIn,
 )
+from provisioning.credential_forms import CardIn, PinIn, TwoFactorIn
 from provisioning.erase_outcome import settle_erasure
 from provisioning.events_query import EventFilter, find_alerts, find_events
 from provisioning.people_service import (
@@ -53,8 +48,10 @@ from provisioning.people_service import (
     update_person,
 )
 from provisioning.routes_auth import set_session_cookie
-from provisioning.routes_codes import find_unit
+from provisioning.routes_codes import visitor_codes
+from provisioning.routes_credentials import credentials
 from provisioning.routes_dashboard import full_status
+from provisioning.routes_people import erasure
 from provisioning.web import (
     JSON_LOGIN_KEY,
     Access,
@@ -63,6 +60,7 @@ from provisioning.web import (
     CurrentUser,
     RowId,
     access,
+    actor_of,
     audit,
     client_address,
 )
@@ -163,22 +161,11 @@ def api_update_person(
 def api_erase_person(
     request: Request, context: Context, user: CurrentUser, person_id: RowId
 ) -> Response:
-    with context.deps.store.sessions.reading() as session:
-        try:
-            if get_person(session, person_id).erased_at is not None:
-                raise HTTPException(404, "not_found")
-        except NotFound:
-            raise HTTPException(404, "not_found") from None
-    report, wal_cleared = erase_and_purge(
-        context.deps.store.sessions,
-        context.deps.store.cipher,
-        person_id,
-        actor=user.username,
-        at=context.deps.clock(),
-        source_address=client_address(request),
-    )
-    context.deps.people_changed()
-    settle_erasure(context, request, user, report.pseudonym, wal_cleared)
+    try:
+        erased = erasure(context).erase(person_id, actor_of(request, user))
+    except (NotFound, ErasureRefused):
+        raise HTTPException(404, "not_found") from None
+    settle_erasure(context, request, user, erased.pseudonym, erased.wal_cleared)
     return Response(status_code=204)
 
 
@@ -189,23 +176,18 @@ def api_add_card(
     request: Request, context: Context, user: CurrentUser, person_id: RowId, body: CardIn
 ) -> PersonOut:
     """Register a card in its Wiegand format; 404 for an unknown or erased person."""
+    actor = actor_of(request, user)
     try:
-        with context.deps.store.sessions.writing() as session:
-            card = add_card_for(session, person_id, body)
-            audit(
-                session,
-                request,
-                user,
-                "add_card",
-                f"person:{person_id} card:{card.id} format:{card.format_bits}",
-            )
-            return person_out(person_row(session, get_person(session, person_id), _model(context)))
+        credentials(context).add_card(
+            person_id, body.facility, body.number, body.format_bits, actor
+        )
     except NotFound:
         raise HTTPException(404, "not_found") from None
     except CardFormatError as error:
         raise HTTPException(422, f"card_format_invalid: {error}") from None
-    except IntegrityError:
+    except DuplicateCard:
         raise HTTPException(409, "duplicate_card") from None
+    return _person_out(context, person_id)
 
 
 @router.put("/v1/people/{person_id}/pin", openapi_extra=STAFF, status_code=204)
@@ -214,9 +196,7 @@ def api_set_pin(
 ) -> Response:
     """Set the PIN typed at the keypad as `# <person id> # <PIN> #`."""
     try:
-        with context.deps.store.sessions.writing() as session:
-            set_pin_for(session, person_id, body)
-            audit(session, request, user, "set_pin", f"person:{person_id}")
+        credentials(context).set_pin(person_id, body.pin, actor_of(request, user))
     except NotFound:
         raise HTTPException(404, "not_found") from None
     return Response(status_code=204)
@@ -228,13 +208,15 @@ def api_set_two_factor(
 ) -> PersonOut:
     """Require (or stop requiring) a second credential: face + PIN/card, card + PIN."""
     try:
-        with context.deps.store.sessions.writing() as session:
-            if set_two_factor_for(session, person_id, body):
-                action = "set_two_factor" if body.required else "clear_two_factor"
-                audit(session, request, user, action, f"person:{person_id} source:staff")
-            return person_out(person_row(session, get_person(session, person_id), _model(context)))
+        credentials(context).set_two_factor(person_id, body.required, actor_of(request, user))
     except NotFound:
         raise HTTPException(404, "not_found") from None
+    return _person_out(context, person_id)
+
+
+def _person_out(context: AppContext, person_id: int) -> PersonOut:
+    with context.deps.store.sessions.reading() as session:
+        return person_out(person_row(session, get_person(session, person_id), _model(context)))
 
 
 @router.get("/v1/events", openapi_extra=STAFF, response_model=list[EventOut])
@@ -303,29 +285,15 @@ def api_ack(request: Request, context: Context, user: CurrentUser, alert_id: Row
 
 @router.post("/v1/codes", openapi_extra=STAFF, response_model=CodeOut, status_code=201)
 def api_issue_code(
-    request: Request, context: Context, user: CurrentUser, body: CodeRequest
+    request: Request, context: Context, user: CurrentUser, body: CodeRequestIn
 ) -> CodeOut:
     timezone = context.deps.gateway_config.site.timezone
     start, end = localise(body.valid_from, timezone), localise(body.valid_until, timezone)
-    if end <= start:
-        raise HTTPException(422, "bad_input")
-    with context.deps.store.sessions.writing() as session:
-        unit = find_unit(session, context.door_id, body.unit_number, body.room_number)
-        if unit is None:
-            raise HTTPException(404, "not_found")
-        issued = issue_visitor_code(
-            session,
-            context.deps.store.codes,
-            site_id=door_site(session, context.door_id).id,
-            unit_id=unit.id,
-            door_ids=[context.door_id],
-            issued_by=user.username,
-            issued_by_person_id=None,
-            valid_from=start,
-            valid_until=end,
-            max_uses=body.max_uses,
-        )
-        audit(session, request, user, "issue_visitor_code", f"code:{issued.code_id}")
+    ask = CodeRequest(UnitRef(body.unit_number, body.room_number), start, end, body.max_uses)
+    try:
+        issued = visitor_codes(context).issue(ask, actor_of(request, user))
+    except CodeRefused as refused:
+        raise HTTPException(404 if refused.code == "unknown_unit" else 422, refused.code) from None
     return CodeOut(id=issued.code_id, code=issued.code)
 
 
@@ -333,10 +301,10 @@ def api_issue_code(
 def api_revoke_code(
     request: Request, context: Context, user: CurrentUser, code_id: RowId
 ) -> Response:
-    with context.deps.store.sessions.writing() as session:
-        if not revoke_visitor_code(session, code_id):
-            raise HTTPException(404, "not_found")
-        audit(session, request, user, "revoke_visitor_code", f"code:{code_id}")
+    try:
+        visitor_codes(context).revoke(code_id, actor_of(request, user))
+    except CodeRefused:
+        raise HTTPException(404, "not_found") from None
     return Response(status_code=204)
 
 

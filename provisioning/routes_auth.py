@@ -8,13 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from provisioning.accounts import (
-    StaffRole,
-    account_count,
-    add_account,
-    hash_password,
-    password_problem,
-)
+from gateway.store.schema_staff import StaffRole
+from provisioning.accounts import account_count, add_account, hash_password, password_problem
 from provisioning.web import (
     LANG_COOKIE,
     SESSION_COOKIE,

@@ -3,6 +3,7 @@ print view), list, and revoke."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -10,12 +11,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from gateway.store.places import door_site
+from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef, VisitorCodes
 from gateway.store.schema_credentials import VisitorCode
-from gateway.store.schema_people import Building, Door, Unit
-from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
+from gateway.store.schema_people import Building, Unit
 from provisioning.people_service import local_text, localise
 from provisioning.qr import qr_svg
 from provisioning.web import (
@@ -25,7 +24,7 @@ from provisioning.web import (
     CurrentUser,
     RowId,
     access,
-    audit,
+    actor_of,
     render,
     translator,
 )
@@ -34,16 +33,8 @@ router = APIRouter()
 STAFF = access(Access.STAFF)
 
 
-def find_unit(session: Session, door_id: int, unit_number: str, room_number: str) -> Unit | None:
-    door = session.get(Door, door_id)
-    assert door is not None
-    return session.scalars(
-        select(Unit).where(
-            Unit.building_id == door.building_id,
-            Unit.unit_number == unit_number.strip(),
-            Unit.room_number == room_number.strip(),
-        )
-    ).one_or_none()
+def visitor_codes(context: AppContext) -> VisitorCodes:
+    return VisitorCodes(context.deps.store, context.door_id, context.deps.clock)
 
 
 def codes_page(
@@ -82,30 +73,17 @@ def codes_issue(
     room_number: Annotated[str, Form(min_length=1, max_length=16)],
     valid_from: Annotated[datetime, Form()],
     valid_until: Annotated[datetime, Form()],
-    max_uses: Annotated[int, Form(ge=1, le=100)] = 1,
+    max_uses: Annotated[int, Form()] = 1,
 ) -> Response:
     timezone = context.deps.gateway_config.site.timezone
     start, end = localise(valid_from, timezone), localise(valid_until, timezone)
     t = translator(request)
-    if end <= start:
-        return codes_page(request, context, {"errors": [t("bad_input")]}, 400)
-    with context.deps.store.sessions.writing() as session:
-        unit = find_unit(session, context.door_id, unit_number, room_number)
-        if unit is None:
-            return codes_page(request, context, {"errors": [t("bad_input") + " " + t("unit")]}, 400)
-        issued = issue_visitor_code(
-            session,
-            context.deps.store.codes,
-            site_id=door_site(session, context.door_id).id,
-            unit_id=unit.id,
-            door_ids=[context.door_id],
-            issued_by=user.username,
-            issued_by_person_id=None,
-            valid_from=start,
-            valid_until=end,
-            max_uses=max_uses,
-        )
-        audit(session, request, user, "issue_visitor_code", f"code:{issued.code_id}")
+    ask = CodeRequest(UnitRef(unit_number, room_number), start, end, max_uses)
+    try:
+        issued = visitor_codes(context).issue(ask, actor_of(request, user))
+    except CodeRefused as refused:
+        detail = t("unit") if refused.code == "unknown_unit" else str(refused)
+        return codes_page(request, context, {"errors": [t("bad_input") + " " + detail]}, 400)
     page = {
         "code": issued.code,
         "code_id": issued.code_id,
@@ -120,7 +98,6 @@ def codes_issue(
 
 @router.post("/codes/{code_id}/revoke", openapi_extra=STAFF, include_in_schema=False)
 def codes_revoke(request: Request, context: Context, user: CurrentUser, code_id: RowId) -> Response:
-    with context.deps.store.sessions.writing() as session:
-        if revoke_visitor_code(session, code_id):
-            audit(session, request, user, "revoke_visitor_code", f"code:{code_id}")
+    with contextlib.suppress(CodeRefused):  # an unknown code: nothing to revoke
+        visitor_codes(context).revoke(code_id, actor_of(request, user))
     return RedirectResponse("/codes", status_code=303)

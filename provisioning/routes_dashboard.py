@@ -11,8 +11,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import make_url
 
+from gateway.application.live_frame import LiveFrame
+from gateway.application.status import GatewayStatus, HealthCheck
 from gateway.store.schema_events import Alert
-from provisioning.deps import GatewayStatus, HealthCheck, LiveFrame
 from provisioning.events_query import EventFilter, find_alerts, find_events
 from provisioning.web import Access, AppContext, Context, RowId, access, render
 

@@ -4,7 +4,6 @@ shows credentials, the two-factor setting and how many good face templates the p
 
 from __future__ import annotations
 
-import shutil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -13,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.store.erasure import erase_and_purge
+from gateway.application.erasure import ErasureRefused, PersonErasure
 from gateway.store.errors import NotFound
 from gateway.store.people import get_person
 from gateway.store.schema_credentials import Card
@@ -35,6 +34,7 @@ from provisioning.web import (
     CurrentUser,
     RowId,
     access,
+    actor_of,
     audit,
     render,
     translator,
@@ -210,6 +210,11 @@ def person_set_active(
     return RedirectResponse(f"/people/{person_id}", status_code=303)
 
 
+def erasure(context: AppContext) -> PersonErasure:
+    deps = context.deps
+    return PersonErasure(deps.store, deps.clock, deps.settings.photo_dir, deps.people_changed)
+
+
 @router.post("/people/{person_id}/erase", openapi_extra=ADMIN, include_in_schema=False)
 def person_erase(
     request: Request,
@@ -218,23 +223,12 @@ def person_erase(
     person_id: RowId,
     confirm: Annotated[str, Form(max_length=64)],
 ) -> Response:
-    with context.deps.store.sessions.reading() as session:
-        try:
-            person = get_person(session, person_id)
-        except NotFound:
-            raise HTTPException(404, "not_found") from None
-        if person.erased_at is not None or confirm.strip() != person.external_id:
-            extra = {"errors": [render_key(request, "bad_input")]}
-            return person_page(request, context, person_id, extra, 400)
-    report, wal_cleared = erase_and_purge(
-        context.deps.store.sessions,
-        context.deps.store.cipher,
-        person_id,
-        actor=user.username,
-        at=context.deps.clock(),
-        source_address=request.client.host if request.client else None,
-    )
-    shutil.rmtree(context.deps.settings.photo_dir / str(person_id), ignore_errors=True)
-    context.deps.people_changed()
-    settle_erasure(context, request, user, report.pseudonym, wal_cleared)
-    return RedirectResponse(f"/people?msg=erased_done&p={report.pseudonym}", status_code=303)
+    try:
+        erased = erasure(context).erase(person_id, actor_of(request, user), confirm)
+    except NotFound:
+        raise HTTPException(404, "not_found") from None
+    except ErasureRefused:
+        extra = {"errors": [render_key(request, "bad_input")]}
+        return person_page(request, context, person_id, extra, 400)
+    settle_erasure(context, request, user, erased.pseudonym, erased.wal_cleared)
+    return RedirectResponse(f"/people?msg=erased_done&p={erased.pseudonym}", status_code=303)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
-from provisioning.config import ProvisioningConfig
+from gateway.config.staff_page import ProvisioningConfig
 from provisioning.tls import ensure_certificate
 
 

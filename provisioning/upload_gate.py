@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from provisioning.config import ProvisioningConfig
+from gateway.config.staff_page import ProvisioningConfig
 from provisioning.counters import WebCounters
 from provisioning.web import SESSION_COOKIE, translator
 

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from gateway.application.actor import Actor
 from gateway.store.alerts_audit import append_audit
 from provisioning.auth import Authenticator, Principal, SetupToken
 from provisioning.counters import WebCounters
@@ -167,6 +168,12 @@ def render(
 
 def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+def actor_of(request: Request, principal: Principal | str) -> Actor:
+    """The staff account behind a request, as the application layer's audit rows name it."""
+    name = principal if isinstance(principal, str) else principal.username
+    return Actor(name, client_address(request))
 
 
 def audit(

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.access.config import CardReaderConfig
+from gateway.config.access import CardReaderConfig
 
 Clock = Callable[[], float]
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from gateway.access.config import KeypadConfig
+from gateway.config.access import KeypadConfig
 
 Clock = Callable[[], float]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from gateway.access.config import LoiterConfig
+from gateway.config.access import LoiterConfig
 
 Vector = npt.NDArray[np.float32]
 # Gaps between sightings longer than this do not count as dwell (the person left and came back).

@@ -25,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from gateway.access.requester import Requester
 from gateway.access.second_factor import SecondFactorWaits
-from gateway.station.requester import Requester
 from gateway.store.base import Method, Verdict
 from gateway.store.credentials import find_card, pin_hash_of
 from gateway.store.events import record_access_event

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.access.config import TailgateConfig
+from gateway.config.access import TailgateConfig
 
 
 @dataclass

@@ -31,6 +31,7 @@ import numpy as np
 
 from gateway.access.policy import AccessDecision
 from gateway.config import GatewayConfig, parse_config
+from gateway.runtime.adapters import StaffPageStarter
 from gateway.store.base import Method
 
 CARD = (12, 3456)
@@ -211,12 +212,13 @@ def measure(
     sources: int,
     workdir: Path,
     warmup_s: float = 2.0,
+    *,
+    staff_page: StaffPageStarter,
 ) -> dict[str, Any]:
     from firmware_bridge.backends.sim import SimDoorIO
     from firmware_bridge.wiegand import encode_card
+    from gateway.config.staff_page import ProvisioningConfig
     from gateway.runtime.service import AccessService
-    from provisioning.config import ProvisioningConfig
-    from provisioning.gateway_link import serve_beside
 
     config = _bench_config(workdir, models)
     add_card_resident(config)
@@ -231,7 +233,7 @@ def measure(
         photo_dir=workdir / "photos",
     )
     with AccessService(config, door_io=io, on_decision=decisions.append) as service:
-        server = serve_beside(service, settings, None)
+        server = staff_page(service.application, settings, None)
         assert server is not None
         try:
             report = door_under_flood(
@@ -254,7 +256,7 @@ def measure(
     return report
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Any, staff_page: StaffPageStarter) -> None:
     parser = subparsers.add_parser(
         "bench-login-flood", help="card decisions while the staff page is flooded with logins"
     )
@@ -266,13 +268,19 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--models", type=Path, help="models folder (default: config default)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    parser.set_defaults(func=_run)
+    parser.set_defaults(func=lambda args: _run(args, staff_page))
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, staff_page: StaffPageStarter) -> int:
     with tempfile.TemporaryDirectory(prefix="menwei-bench-") as tmp:
         report = measure(
-            args.models, args.swipes, args.threads, args.sources, Path(tmp), args.warmup
+            args.models,
+            args.swipes,
+            args.threads,
+            args.sources,
+            Path(tmp),
+            args.warmup,
+            staff_page=staff_page,
         )
     if args.json:
         print(json.dumps(report, indent=2))

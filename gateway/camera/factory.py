@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from gateway.camera.config import CameraConfig, looks_like_stream, looks_like_v4l2
 from gateway.camera.folder_source import ImageFolderSource
 from gateway.camera.opencv_source import StreamSource, V4L2Source, VideoFileSource
 from gateway.camera.source import Clock, FrameSource, Sleeper
+from gateway.config.camera import CameraConfig, looks_like_stream, looks_like_v4l2
 
 ConcreteKind = Literal["v4l2", "stream", "file", "folder"]
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway.camera.capture import CapturedFrame
-from gateway.camera.config import CameraHealthConfig
 from gateway.camera.health_metrics import FrameMeasurement, GreyImage, analysis_grey, measure
 from gateway.camera.source import Clock
+from gateway.config.camera import CameraHealthConfig
 from gateway.vision.image_io import BGRImage
 
 log = logging.getLogger(__name__)

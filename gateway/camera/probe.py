@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from gateway.camera.config import CameraConfig
 from gateway.camera.errors import CameraError, EndOfStream
 from gateway.camera.factory import build_source, resolve_kind
 from gateway.camera.source import Clock, FrameSource
+from gateway.config.camera import CameraConfig
 
 
 @dataclass(frozen=True)

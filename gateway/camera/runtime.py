@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from gateway.camera.backoff import ExponentialBackoff
 from gateway.camera.capture import CameraCapture, CapturedFrame, CaptureStatus, StatusListener
-from gateway.camera.config import CameraConfig
 from gateway.camera.factory import build_source
 from gateway.camera.health import CameraHealthMonitor, EventSink, HealthSnapshot
 from gateway.camera.source import Clock, FrameSource, Sleeper
 from gateway.camera.watchdog import HealthWatchdog
+from gateway.config.camera import CameraConfig
 
 
 @dataclass(frozen=True)

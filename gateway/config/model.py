@@ -12,12 +12,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from firmware_bridge.config import DoorConfig
-from gateway.access.config import AccessConfig
-from gateway.camera.config import CameraConfig
-from gateway.ops.config import OpsConfig
-from gateway.station.config import StationConfig
-from gateway.store.config import StoreConfig
-from provisioning.config import ProvisioningConfig
+from gateway.config.access import AccessConfig
+from gateway.config.camera import CameraConfig
+from gateway.config.ops import OpsConfig
+from gateway.config.staff_page import ProvisioningConfig
+from gateway.config.station import StationConfig
+from gateway.config.store import StoreConfig
 
 
 class Section(BaseModel):

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from gateway.config.model import GatewayConfig
-from gateway.ops.config import OpsConfig
+from gateway.config.ops import OpsConfig
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 HEADER = """# Configuration reference

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.model import GatewayConfig
-from gateway.ops.config import OpsConfig
+from gateway.config.ops import OpsConfig
 from gateway.ops.doctor_checks import (
     CheckResult,
     Status,

@@ -18,9 +18,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from firmware_bridge.config import DoorConfig
-from gateway.camera.config import CameraConfig
+from gateway.config.camera import CameraConfig
 from gateway.config.model import ModelsConfig
-from gateway.store.config import StoreConfig
+from gateway.config.store import StoreConfig
 
 CommandRunner = Callable[[list[str]], "subprocess.CompletedProcess[str]"]
 

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gateway.ops.config import MetricsConfig
+from gateway.config.ops import MetricsConfig
 from gateway.ops.telemetry import Provider, collect_telemetry
 
 METRIC_PREFIX = "menwei_"

@@ -25,13 +25,14 @@ from pathlib import Path
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.ops.config import RetentionConfig
+from gateway.config.ops import RetentionConfig
 from gateway.ops.telemetry import disk_free_bytes
 from gateway.store.erasure import truncate_wal
 from gateway.store.migrate import sqlite_file
 from gateway.store.schema_credentials import VisitorCode, VisitorCodeDoor
 from gateway.store.schema_events import AccessEvent, Alert, OutboxMessage
 from gateway.store.store import Store
+from gateway.worker import LoopWorker
 
 LOG = logging.getLogger(__name__)
 
@@ -234,8 +235,7 @@ class RetentionJob:
         self.now = now
         self.last_report: RetentionReport | None = None
         self.failures = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = LoopWorker("retention", self._step)
 
     def run_once(self) -> RetentionReport | None:
         try:
@@ -247,15 +247,11 @@ class RetentionJob:
         return self.last_report
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.config.interval_s)
+    def _step(self, stopping: threading.Event) -> None:
+        self.run_once()
+        stopping.wait(self.config.interval_s)
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._worker.stop(timeout)

@@ -15,6 +15,8 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 
+from gateway.worker import LoopWorker
+
 LOG = logging.getLogger(__name__)
 Liveness = Callable[[], bool]
 
@@ -97,8 +99,7 @@ class WatchdogPinger:
         self.interval_s = interval_s
         self.pings = 0
         self.missed = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = LoopWorker("watchdog-pinger", self._step)
 
     @classmethod
     def from_environment(
@@ -131,22 +132,18 @@ class WatchdogPinger:
         return False
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="watchdog-pinger", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.tick()
-            self._stop.wait(self.interval_s)
+    def _step(self, stopping: threading.Event) -> None:
+        self.tick()
+        stopping.wait(self.interval_s)
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._worker.stop(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker.running
 
 
 def heartbeat_fresh(

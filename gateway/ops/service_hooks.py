@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.ops.config import OpsConfig, WatchdogConfig
+from gateway.config.ops import OpsConfig, WatchdogConfig
 from gateway.ops.metrics import MetricsServer, start_metrics
 from gateway.ops.retention import RetentionJob
 from gateway.ops.sdnotify import Liveness, Notifier, WatchdogPinger, all_alive, heartbeat_fresh

@@ -15,14 +15,15 @@ from typing import Any
 
 from gateway.config import ConfigError, load_config
 from gateway.ops.logging_setup import configure_logging
+from gateway.runtime.adapters import StaffPageStarter, no_staff_page
 
 LOG = logging.getLogger("menwei.run")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Any, staff_page: StaffPageStarter = no_staff_page) -> None:
     parser = subparsers.add_parser("run", help="run the gateway beside the door")
     parser.add_argument("--config", type=Path, help="TOML config file (default: built-ins)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=lambda args: run(args, staff_page))
 
 
 def _start_failures() -> tuple[type[BaseException], ...]:
@@ -35,9 +36,8 @@ def _start_failures() -> tuple[type[BaseException], ...]:
     return (ModelFileError, ManifestError, LicenceNotAccepted, StoreError, DoorOwnershipError)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, staff_page: StaffPageStarter = no_staff_page) -> int:
     from gateway.runtime.service import AccessService  # heavy: models, OpenCV
-    from provisioning.gateway_link import serve_beside
 
     try:
         config = load_config(args.config)
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with service:
-            page = serve_beside(service, config.provisioning, args.config)
+            page = staff_page(service.application, config.provisioning, args.config)
             try:
                 while service.alive():
                     time.sleep(1.0)

@@ -30,6 +30,7 @@ from gateway.access.card_guard import UnknownCardGuard
 from gateway.access.keypad import CodeSubmitted, KeypadEntry, PinSubmitted
 from gateway.access.policy import AccessDecision, AccessPolicy
 from gateway.store.base import Method, Severity
+from gateway.worker import LoopWorker
 
 LOG = logging.getLogger(__name__)
 GRANT_TTL_NS = 2_000_000_000
@@ -83,10 +84,17 @@ class DoorLoop:
         self.clock_ns = clock_ns
         self.on_decision = on_decision
         self._requests: queue.SimpleQueue[GrantRequest] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = LoopWorker("door-loop", self._step)
         self.heartbeat_ns = 0
         self.counters: dict[str, int] = {}
+
+    @property
+    def state(self) -> DoorState:
+        return self.door.state
+
+    @property
+    def alarms(self) -> frozenset[AlarmKind]:
+        return self.door.alarms
 
     @property
     def door_released_or_open(self) -> bool:
@@ -103,22 +111,18 @@ class DoorLoop:
         self._requests.put(GrantRequest(reason, expires, grant_id))
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="door-loop", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._worker.stop(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker.running
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.heartbeat_ns = self.clock_ns()
-            self.run_once(0.05)
+    def _step(self, _stopping: threading.Event) -> None:
+        self.heartbeat_ns = self.clock_ns()
+        self.run_once(0.05)
 
     def run_once(self, timeout_s: float) -> None:
         """One iteration: apply queued grants, read events, run timers (tests call this)."""

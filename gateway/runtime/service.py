@@ -13,7 +13,6 @@ import queue
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,11 +30,17 @@ from gateway.access.loiter import LoiterDetector
 from gateway.access.policy import AccessDecision, AccessPolicy
 from gateway.access.second_factor import SecondFactorWaits
 from gateway.access.tailgate import TailgateDetector
+from gateway.application.app import Application
+from gateway.application.config_apply import ConfigChanges
+from gateway.application.live_frame import LiveFrameQuery
+from gateway.application.remote_open import RemoteOpenCommand
+from gateway.application.status import GalleryCounts, HealthCheck, StatusQuery, broker_check
 from gateway.camera.health import HealthEvent
 from gateway.camera.runtime import Camera
 from gateway.camera.source import FrameSource
 from gateway.config.model import GatewayConfig
 from gateway.gallery import Gallery
+from gateway.ops.logging_setup import RUNTIME_APPLIERS
 from gateway.ops.paths import data_folder
 from gateway.ops.retention import DiskGuard
 from gateway.ops.sdnotify import Liveness
@@ -43,6 +48,10 @@ from gateway.ops.service_hooks import OpsRuntime, service_liveness, start_ops
 from gateway.ops.telemetry import Provider, standard_sources
 from gateway.runtime.bootstrap import ensure_door
 from gateway.runtime.door_loop import DoorLoop
+from gateway.runtime.recognition import (
+    RecognitionLoader,
+    load_onnx_recognition,
+)
 from gateway.runtime.station_wiring import start_station_link
 from gateway.runtime.vision_loop import VisionLoop
 from gateway.station.link import StationLink
@@ -50,9 +59,8 @@ from gateway.store.events import count_pending
 from gateway.store.gallery_load import fill_gallery, load_gallery_rows
 from gateway.store.store import Store, open_store
 from gateway.store.watchlist import load_watchlist
+from gateway.vision.analyser import FaceAnalyser
 from gateway.vision.decision import DecisionRule
-from gateway.vision.factory import effective_thresholds, load_pipeline
-from gateway.vision.pipeline import FacePipeline
 from gateway.vision.recogniser import Recogniser, rule_from_config
 
 LOG = logging.getLogger(__name__)
@@ -61,14 +69,6 @@ DecisionListener = Callable[[AccessDecision], None]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class GalleryCounts:
-    residents: int
-    templates: int
-    watchlist: int
-    refused_other_model: int
 
 
 class AccessService:
@@ -82,8 +82,10 @@ class AccessService:
         door_io: DoorIO | None = None,
         on_decision: DecisionListener | None = None,
         now: Callable[[], datetime] = utc_now,
+        load_recognition: RecognitionLoader = load_onnx_recognition,
     ) -> None:
         self.config = config
+        self._load_recognition = load_recognition
         self._camera_source = camera_source
         self._door_io = door_io
         self._on_decision = on_decision
@@ -93,7 +95,7 @@ class AccessService:
         self.ready_after_s: float | None = None
         self.store: Store | None = None
         self.door_id = 0
-        self.pipeline: FacePipeline | None = None
+        self.pipeline: FaceAnalyser | None = None
         self.door_loop: DoorLoop | None = None
         self.vision_loop: VisionLoop | None = None
         self.camera: Camera | None = None
@@ -103,6 +105,7 @@ class AccessService:
         self.gallery_counts: GalleryCounts | None = None
         self.ops: OpsRuntime | None = None
         self.station: StationLink | None = None
+        self._application: Application | None = None
 
     def __enter__(self) -> AccessService:
         self.start()
@@ -131,12 +134,15 @@ class AccessService:
         self.store = store
         with store.sessions.writing() as session:
             self.door_id = ensure_door(session, config.site)
-        pipeline, models = load_pipeline(config)
-        self.pipeline = pipeline
-        resident_threshold, watch_threshold = effective_thresholds(models, config.vision)
+        recognition = self._load_recognition(config)
+        pipeline = self.pipeline = recognition.analyser
         residents, watchlist = self._load_galleries(store, pipeline)
-        rule = rule_from_config(config.vision, resident_threshold, models.small_gallery_threshold)
-        self.recogniser = Recogniser(pipeline, residents, watchlist, rule, watch_threshold)
+        rule = rule_from_config(
+            config.vision, recognition.resident_threshold, recognition.small_gallery_threshold
+        )
+        self.recogniser = Recogniser(
+            pipeline, residents, watchlist, rule, recognition.watch_threshold
+        )
         self._check_confusable(store, pipeline, rule)
         common: dict[str, Any] = {
             "gateway_id": config.site.gateway_id,
@@ -184,7 +190,8 @@ class AccessService:
         self._stack.callback(self.camera.stop)
         self.vision_loop.start()
         self._stack.callback(self.vision_loop.stop)
-        self.station = start_station_link(self)
+        self._application = self._build_application(store, pipeline, rule)
+        self.station = start_station_link(self._application, self.telemetry_sources())
         if self.station is not None:
             self._stack.callback(self.station.stop)
         self.ops = start_ops(
@@ -196,7 +203,48 @@ class AccessService:
         )
         self._stack.callback(self.ops.stop)
 
-    def _check_confusable(self, store: Store, pipeline: FacePipeline, rule: DecisionRule) -> None:
+    @property
+    def application(self) -> Application:
+        """The use cases over the running parts: what adapters are given (after start())."""
+        if self._application is None:
+            raise RuntimeError("start the AccessService before using its application layer")
+        return self._application
+
+    def _build_application(
+        self, store: Store, pipeline: FaceAnalyser, rule: DecisionRule
+    ) -> Application:
+        door, camera, vision, policy = self.door_loop, self.camera, self.vision_loop, self.policy
+        assert door is not None and camera is not None and vision is not None
+        assert policy is not None
+        status = StatusQuery(
+            door=door,
+            camera=camera,
+            vision=vision,
+            gallery_counts=lambda: self.gallery_counts,
+            broker=self._broker_check,
+            alive=self.alive,
+        )
+        return Application(
+            store=store,
+            config=self.config,
+            door_id=self.door_id,
+            pipeline=pipeline,
+            decision_rule=rule,
+            status=status,
+            live_frame=LiveFrameQuery(camera, vision, self.config.station.max_snapshot_bytes),
+            remote_open=RemoteOpenCommand(policy, door, self.now, self._on_decision),
+            config_changes=ConfigChanges(self.config, RUNTIME_APPLIERS),
+            reload_galleries=self.reload_galleries,
+            now=self.now,
+        )
+
+    def _broker_check(self) -> HealthCheck:
+        station = self.station
+        if station is None:
+            return broker_check(None, None)
+        return broker_check(station.connected, station.last_error)
+
+    def _check_confusable(self, store: Store, pipeline: FaceAnalyser, rule: DecisionRule) -> None:
         """Re-run the confusable-faces check when the model or threshold changed since the last
         one (a failure is logged: the door still starts, for cards and PINs)."""
         try:
@@ -212,21 +260,18 @@ class AccessService:
         except SQLAlchemyError as error:
             LOG.error("confusable-faces check failed at start-up: %s", error)
 
-    def notify_decision(self, decision: AccessDecision) -> None:
-        """Tell the listener (demo printer, tests) about a decision made outside the loops."""
-        if self._on_decision is not None:
-            self._on_decision(decision)
-
-    def reload_galleries(self) -> None:
+    def reload_galleries(self) -> int:
         """Rebuild both galleries from the store (after enrolment, erasure or a station sync) and
-        swap them into the running recogniser; the vision thread reads each once per frame."""
+        swap them into the running recogniser; the vision thread reads each once per frame.
+        Returns the resident template count."""
         if self.store is None or self.pipeline is None or self.recogniser is None:
-            return
+            return 0
         residents, watchlist = self._load_galleries(self.store, self.pipeline)
         self.recogniser.residents = residents
         self.recogniser.watchlist = watchlist
+        return len(residents)
 
-    def _load_galleries(self, store: Store, pipeline: FacePipeline) -> tuple[Gallery, Gallery]:
+    def _load_galleries(self, store: Store, pipeline: FaceAnalyser) -> tuple[Gallery, Gallery]:
         model_id, dimension = pipeline.model_id, pipeline.embedder.dimension
         residents = Gallery(model_id, dimension)
         watchlist = Gallery(model_id, dimension)
@@ -255,8 +300,9 @@ class AccessService:
         """Stop everything in reverse order; the relay ends de-energised."""
         self._stack.close()
 
-    def liveness(self) -> Liveness:
-        """What the systemd watchdog pings on: threads running and their loops coming round."""
+    def liveness(self, clock: Callable[[], float] = time.monotonic) -> Liveness:
+        """What the systemd watchdog pings on: threads running and their loops coming round
+        (`clock`: the monotonic seconds the heartbeats are judged against)."""
         vision, door = self.vision_loop, self.door_loop
         assert vision is not None and door is not None
         return service_liveness(
@@ -265,6 +311,7 @@ class AccessService:
             vision_heartbeat_s=lambda: vision.heartbeat,
             door_heartbeat_s=lambda: door.heartbeat_ns / 1e9,
             others=[self.station.alive] if self.station is not None else [],
+            clock=clock,
         )
 
     def telemetry_sources(self) -> dict[str, Provider]:

@@ -30,6 +30,7 @@ from gateway.store.base import Severity
 from gateway.vision.decision import Verdict
 from gateway.vision.image_io import BGRImage
 from gateway.vision.recogniser import FaceResult, Recogniser
+from gateway.worker import LoopWorker
 
 LOG = logging.getLogger(__name__)
 MAX_REMEMBERED_TRACKS = 1024  # first-good-frame times kept for the grant latency figure
@@ -85,8 +86,7 @@ class VisionLoop:
         self.on_decision = on_decision
         self.stats = VisionStats()
         self._alerted: deque[tuple[int, str]] = deque(maxlen=512)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = LoopWorker("vision-loop", self._step)
         self._last_seq = 0
         self.last_results: tuple[int, BGRImage, list[FaceResult]] | None = None
         self.heartbeat = time.monotonic()
@@ -95,33 +95,29 @@ class VisionLoop:
         self.health_events: queue.SimpleQueue[HealthEvent] = health_events or queue.SimpleQueue()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="vision-loop", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._worker.stop(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker.running
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.heartbeat = time.monotonic()
-            self._drain_health()
-            captured = self.feed.latest(self._last_seq, timeout=0.5)
-            if captured is None:
-                self._stop.wait(0.05)  # an ended or failed source answers at once: do not spin
-                continue
-            self._last_seq = captured.seq
-            try:
-                results = self.process(captured.image)
-                # What the staff page's live view draws: the frame with its own faces.
-                self.last_results = (captured.seq, captured.image, results)
-            except Exception:  # a bad frame must not kill the loop: count, log, go on
-                LOG.exception("frame %d could not be processed", captured.seq)
+    def _step(self, stopping: threading.Event) -> None:
+        self.heartbeat = time.monotonic()
+        self._drain_health()
+        captured = self.feed.latest(self._last_seq, timeout=0.5)
+        if captured is None:
+            stopping.wait(0.05)  # an ended or failed source answers at once: do not spin
+            return
+        self._last_seq = captured.seq
+        try:
+            results = self.process(captured.image)
+            # What the staff page's live view draws: the frame with its own faces.
+            self.last_results = (captured.seq, captured.image, results)
+        except Exception:  # a bad frame must not kill the loop: count, log, go on
+            LOG.exception("frame %d could not be processed", captured.seq)
 
     def _drain_health(self) -> None:
         while True:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from gateway.config.station import StationConfig
+from gateway.config.store import StoreConfig
 from gateway.station.bench_writers import WriteLoad, WriterResult, competing_writer
-from gateway.station.config import StationConfig
 from gateway.station.link import StationLink
 from gateway.station.local_broker import LocalBroker
 from gateway.station.mqtt_client import BrokerAccess
 from gateway.station.station_client import StationClient
-from gateway.store.config import StoreConfig
 from gateway.store.crypto import generate_key_file
 from gateway.store.events import enqueue_many
 from gateway.store.places import add_building, add_door, add_site

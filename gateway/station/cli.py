@@ -20,9 +20,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.access.requester import parse_requester
 from gateway.station.keys import load_private_key, public_key_b64, save_private_key
 from gateway.station.mqtt_client import BrokerAccess, read_password
-from gateway.station.requester import parse_requester
 from gateway.station.station_client import Received, SequenceTracker, StationClient
 
 

@@ -15,16 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
-from gateway.station.config import StationConfig
+from gateway.application.actor import Actor
+from gateway.application.remote_open import OpenOutcome, RemoteOpen
+from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef, VisitorCodes
+from gateway.config.station import StationConfig
 from gateway.station.people_sync import apply_people_delta
-from gateway.station.requester import Requester
 from gateway.station.sync import SyncRefused, apply_watchlist_delta, parse_time
 from gateway.station.verify import VerifiedCommand
-from gateway.store.schema_people import Building, Door, Unit
 from gateway.store.store import Store
-from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
 
 LOG = logging.getLogger(__name__)
 
@@ -33,22 +31,6 @@ LOG = logging.getLogger(__name__)
 SETTABLE_CONFIG_KEYS = frozenset(
     {"door.unlock_ms", "door.held_open_s", "station.status_interval_s", "logging.level"}
 )
-
-
-@dataclass(frozen=True)
-class RemoteOpen:
-    """A verified remote open for the runtime to decide on (policy, door, event)."""
-
-    command_id: str
-    requested_by: Requester
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class OpenOutcome:
-    opened: bool
-    reason: str
-    event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +64,10 @@ class StationCallbacks:
     telemetry: Callable[[], Mapping[str, float | None]] | None = None  # runtime figures
 
 
+# The station protocol's error codes for a refused visitor code (docs/mqtt.md).
+_STATION_CODE_ERRORS = {"bad_max_uses": "malformed", "bad_window": "code_rejected"}
+
+
 def _refused(error: str, message: str) -> CommandResult:
     return CommandResult(False, error, message)
 
@@ -107,6 +93,7 @@ class CommandHandlers:
         self.model_id = model_id
         self.request_replay = request_replay
         self.clock = clock
+        self.codes = VisitorCodes(store, door_id, clock)
         self._table: dict[str, Callable[[VerifiedCommand, datetime], CommandResult]] = {
             "open": self._open,
             "issue_code": self._issue_code,
@@ -143,69 +130,38 @@ class CommandHandlers:
         data = {"event_id": outcome.event_id} if outcome.event_id else {}
         return CommandResult(True, None, outcome.reason, data)
 
-    def _site_unit(self, spec: Any) -> tuple[int, int]:
-        if not isinstance(spec, dict):
-            raise SyncRefused("malformed", "unit must be {building, unit_number, room_number}")
-        with self.store.sessions.reading() as session:
-            door = session.get(Door, self.door_id)
-            building = None if door is None else session.get(Building, door.building_id)
-            if building is None:
-                raise SyncRefused("no_door", "the gateway's door is not in the store")
-            unit_id = session.scalar(
-                select(Unit.id)
-                .join(Building, Unit.building_id == Building.id)
-                .where(
-                    Building.site_id == building.site_id,
-                    Building.number == str(spec.get("building")),
-                    Unit.unit_number == str(spec.get("unit_number")),
-                    Unit.room_number == str(spec.get("room_number")),
-                )
-            )
-            if unit_id is None:
-                raise SyncRefused("unknown_unit", f"no unit {spec}")
-            return building.site_id, int(unit_id)
-
     def _issue_code(self, command: VerifiedCommand, now: datetime) -> CommandResult:
         """The station chooses the code: the gateway stores only its hash, so a plain code never
         sits in the outbox or the database."""
         args = command.args
-        code = args.get("code")
-        if not isinstance(code, str) or not code.isdigit() or not 4 <= len(code) <= 12:
+        code, spec = args.get("code"), args.get("unit")
+        if not isinstance(code, str):
             return _refused("malformed", "code must be 4 to 12 digits, chosen by the station")
-        site_id, unit_id = self._site_unit(args.get("unit"))
+        if not isinstance(spec, dict):
+            return _refused("malformed", "unit must be {building, unit_number, room_number}")
+        max_uses = args.get("max_uses", 1)
+        if not isinstance(max_uses, int):
+            return _refused("malformed", "max_uses must be an integer")
+        unit = UnitRef(
+            str(spec.get("unit_number")), str(spec.get("room_number")), str(spec.get("building"))
+        )
         valid_from = parse_time(args.get("valid_from"), "valid_from", optional=True) or now
         valid_until = parse_time(args.get("valid_until"), "valid_until") or now  # never None
-        max_uses = args.get("max_uses", 1)
-        if not isinstance(max_uses, int) or not 1 <= max_uses <= 1000:
-            return _refused("malformed", "max_uses must be 1..1000")
+        request = CodeRequest(unit, valid_from, valid_until, max_uses, code)
         try:
-            with self.store.sessions.writing() as session:
-                issued = issue_visitor_code(
-                    session,
-                    self.store.codes,
-                    site_id=site_id,
-                    unit_id=unit_id,
-                    door_ids=[self.door_id],
-                    issued_by=command.issued_by,
-                    issued_by_person_id=None,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    max_uses=max_uses,
-                    digits=len(code),
-                    code=code,
-                )
-        except ValueError as error:  # already live for the site, or a bad window
-            return _refused("code_rejected", str(error))
+            issued = self.codes.issue(request, Actor(command.issued_by))
+        except CodeRefused as refused:
+            return _refused(_STATION_CODE_ERRORS.get(refused.code, refused.code), str(refused))
         return CommandResult(True, None, "visitor code issued", {"code_id": issued.code_id})
 
     def _revoke_code(self, command: VerifiedCommand, now: datetime) -> CommandResult:
         code_id = command.args.get("code_id")
         if not isinstance(code_id, int):
             return _refused("malformed", "code_id must be an integer")
-        with self.store.sessions.writing() as session:
-            found = revoke_visitor_code(session, code_id)
-        if not found:
-            return _refused("unknown_code", f"no visitor code {code_id}")
+        try:
+            self.codes.revoke(code_id, Actor(command.issued_by))
+        except CodeRefused as refused:
+            return _refused(refused.code, str(refused))
         return CommandResult(True, None, "visitor code revoked", {"code_id": code_id})
 
     def _sync_watchlist(self, command: VerifiedCommand, now: datetime) -> CommandResult:

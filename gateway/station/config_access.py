@@ -1,76 +1,58 @@
-"""get_config / set_config over the running pydantic config: the documented safe subset only.
+"""get_config / set_config over the running config: the documented safe subset only.
 
-`ModelConfigAccess(root)` reads and writes dotted keys (e.g. "door.unlock_ms") of a config object
-whose models validate on assignment. An update is first applied to a deep copy, so a value that
-fails validation (field bounds or a model validator) changes nothing; then it is applied to the
-live object, which the running components hold by reference. A key that nothing re-reads (the
-log level) is given an applier, called with the new value once it is in the live object.
-Changes are in memory only: they last until restart (the TOML file stays the operator's record).
+`ModelConfigAccess(root)` reads dotted keys (e.g. "door.unlock_ms") of the running config and
+changes them through the application layer's one `ConfigChanges.apply`: the whole config is
+validated with the change first, so a value that fails (field bounds or a model validator)
+changes nothing; then the live fields are set on the running object, which the running parts hold
+by reference. Every settable key is a live one. Changes from the station are in memory only: they
+last until restart (the TOML file stays the operator's record).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
+from gateway.application.config_apply import (
+    Applier,
+    ConfigChangeRefused,
+    ConfigChanges,
+    read_setting,
+)
+from gateway.config.model import GatewayConfig
 from gateway.station.commands import SETTABLE_CONFIG_KEYS
 
 
-def _parent(root: BaseModel, dotted: str) -> tuple[BaseModel, str]:
-    *path, leaf = dotted.split(".")
-    node: Any = root
-    for part in path:
-        node = getattr(node, part)
-    if not isinstance(node, BaseModel) or leaf not in type(node).model_fields:
-        raise KeyError(dotted)
-    return node, leaf
-
-
 class ModelConfigAccess:
-    """The StationCallbacks.config implementation for a GatewayConfig-like object."""
+    """The StationCallbacks.config implementation over the running GatewayConfig."""
 
     def __init__(
         self,
-        root: BaseModel,
+        root: GatewayConfig,
         keys: Iterable[str] = SETTABLE_CONFIG_KEYS,
-        appliers: Mapping[str, Callable[[Any], None]] | None = None,
+        appliers: Mapping[str, Applier] | None = None,
+        changes: ConfigChanges | None = None,
     ) -> None:
+        """`changes`: the gateway's one ConfigChanges (the staff page shares it); without it,
+        one over `root` with `appliers`."""
         self.root = root
         self.keys = sorted(keys)
-        self.appliers = dict(appliers or {})
-        self._lock = threading.Lock()
+        self.changes = changes or ConfigChanges(root, appliers)
 
     def view(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for key in self.keys:
             try:
-                parent, leaf = _parent(self.root, key)
-            except (AttributeError, KeyError):
+                values[key] = read_setting(self.root, key)
+            except ConfigChangeRefused:
                 continue  # a key this config does not have
-            values[key] = getattr(parent, leaf)
         return values
 
     def update(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(changes) - set(self.keys))
         if unknown:
             raise ValueError(f"not settable: {', '.join(unknown)}")
-        with self._lock:
-            trial = self.root.model_copy(deep=True)
-            try:
-                for key, value in changes.items():
-                    setattr(*_parent(trial, key), value)
-                for key, value in changes.items():
-                    setattr(*_parent(self.root, key), value)
-                for key in changes:
-                    if key in self.appliers:
-                        self.appliers[key](getattr(*_parent(self.root, key)))
-            except (AttributeError, KeyError) as error:
-                raise ValueError(f"no such setting: {error}") from error
-            except ValidationError as error:
-                raise ValueError(
-                    str(error).splitlines()[0] + ": " + str(error.errors()[0]["msg"])
-                ) from error
+        applied = self.changes.apply(changes)
+        if applied.needs_restart:  # a settable key that is not live: a bug in the key list
+            raise ValueError(f"needs a restart, not settable at run time: {applied.needs_restart}")
         return self.view()

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.station.config import StationConfig
+from gateway.config.station import StationConfig
 from gateway.station.envelope import OutgoingMessage, build_message
 from gateway.station.outbox_rows import compact, delete_expired, pending_after, rows_in_range
 from gateway.station.topics import Topics

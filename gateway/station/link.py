@@ -27,9 +27,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway.config.station import StationConfig
 from gateway.station.command_flow import CommandFlow, CommandMessage
 from gateway.station.commands import CommandHandlers, StationCallbacks
-from gateway.station.config import StationConfig
 from gateway.station.drain import OutboxDrain
 from gateway.station.inbox import CommandInbox, IncomingCommand
 from gateway.station.keys import load_public_key

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.station.config import StationConfig
+from gateway.config.station import StationConfig
 from gateway.station.drain import OutboxDrain
 from gateway.station.topics import Topics
 from gateway.store.events import count_pending

@@ -28,10 +28,10 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway.access.requester import Requester, parse_requester
 from gateway.station.canonical import canonical_bytes
 from gateway.station.json_guard import nesting_exceeds
 from gateway.station.keys import COMMAND_VERSION
-from gateway.station.requester import Requester, parse_requester
 
 NONCE_PATTERN = re.compile(r"^[0-9a-f]{32,64}$")
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

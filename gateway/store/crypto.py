@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from gateway.store.config import StoreConfig
+from gateway.config.store import StoreConfig
 from gateway.store.errors import KeyUnavailable, TemplateIntegrityError
 
 KEY_BYTES = 32

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.store.config import StoreConfig
+from gateway.config.store import StoreConfig
 from gateway.store.write_gate import WriteGate, WriteLane
 
 WRITE_OPTION = "menwei_write"

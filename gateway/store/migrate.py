@@ -17,8 +17,8 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from gateway.config.store import StoreConfig
 from gateway.store.backup import backup_postgresql, backup_sqlite
-from gateway.store.config import StoreConfig
 from gateway.store.engine import WRITE_OPTION
 from gateway.store.errors import SchemaTooNew, StoreCorrupt, StoreReadOnly
 

@@ -21,6 +21,7 @@ from gateway.store.schema_events import (
     OutboxMessage,
 )
 from gateway.store.schema_people import Building, Consent, Door, Person, Site, Unit, WeeklyWindow
+from gateway.store.schema_staff import StaffAccount, StaffSession
 
 __all__ = [
     "AccessEvent",
@@ -38,6 +39,8 @@ __all__ = [
     "Person",
     "Pin",
     "Site",
+    "StaffAccount",
+    "StaffSession",
     "SyncVersion",
     "Unit",
     "VisitorCode",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
-from gateway.store.config import StoreConfig
+from gateway.config.store import StoreConfig
 from gateway.store.crypto import TemplateCipher, load_key
 from gateway.store.engine import Sessions, StoreLanes, make_engine, open_lanes
 from gateway.store.migrate import MigrationReport, migrate, sqlite_file

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from gateway.config.model import VisionConfig
 from gateway.gallery import Gallery, Match
+from gateway.vision.analyser import FaceAnalyser
 from gateway.vision.decision import Decision, DecisionRule, FrameEvidence, Verdict, decide
 from gateway.vision.embedder import Vector
 from gateway.vision.image_io import BGRImage
-from gateway.vision.pipeline import FaceAnalysis, FacePipeline
+from gateway.vision.pipeline import FaceAnalysis
 from gateway.vision.tracking import IoUTracker, Track
 
 
@@ -52,7 +53,7 @@ class Recogniser:
 
     def __init__(
         self,
-        pipeline: FacePipeline,
+        pipeline: FaceAnalyser,
         residents: Gallery,
         watchlist: Gallery | None,
         rule: DecisionRule,

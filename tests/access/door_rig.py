@@ -19,10 +19,10 @@ from firmware_bridge.safety import door_session
 from firmware_bridge.wiegand import encode_card, encode_key
 from gateway.access.alerts import AlertRecorder
 from gateway.access.card_guard import UnknownCardGuard
-from gateway.access.config import AccessConfig
 from gateway.access.keypad import KeypadEntry
 from gateway.access.policy import AccessDecision, AccessPolicy
 from gateway.access.second_factor import SecondFactorWaits
+from gateway.config.access import AccessConfig
 from gateway.runtime.door_loop import DoorLoop
 from gateway.store.schema_events import AccessEvent, Alert
 from gateway.store.store import Store

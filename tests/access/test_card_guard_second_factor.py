@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 
 from gateway.access.card_guard import ReaderLocked, ReaderUnlocked, UnknownCardGuard
-from gateway.access.config import CardReaderConfig
 from gateway.access.second_factor import MAX_WAITS, SecondFactorWaits
+from gateway.config.access import CardReaderConfig
 from gateway.store.base import Method
 
 

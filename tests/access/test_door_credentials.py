@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.access.config import AccessConfig
+from gateway.config.access import AccessConfig
 from gateway.store.base import Method, Role, Verdict
 from gateway.store.credentials import add_card, set_pin, set_two_factor
 from gateway.store.people import add_person
@@ -265,7 +265,7 @@ def test_a_store_error_neither_counts_as_a_guess_nor_resets_the_count(tmp_path: 
     wrong guess, and must not wipe the wrong guesses before it either."""
     import sqlite3
 
-    from gateway.store.config import StoreConfig
+    from gateway.config.store import StoreConfig
     from gateway.store.crypto import generate_key_file
 
     key = tmp_path / "template.key"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.access.config import KeypadConfig
 from gateway.access.keypad import (
     CodeSubmitted,
     KeypadEntry,
@@ -14,6 +13,7 @@ from gateway.access.keypad import (
     KeyRejected,
     PinSubmitted,
 )
+from gateway.config.access import KeypadConfig
 
 
 class Clock:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gateway.access.config import LoiterConfig, TailgateConfig
 from gateway.access.loiter import LoiterDetector
 from gateway.access.tailgate import TailgateDetector
+from gateway.config.access import LoiterConfig, TailgateConfig
 
 
 class Clock:

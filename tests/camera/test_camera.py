@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from gateway.camera.capture import CaptureState
-from gateway.camera.config import CameraConfig
 from gateway.camera.errors import SourceOpenError, SourceReadError
 from gateway.camera.health import HealthEvent
 from gateway.camera.runtime import Camera
 from gateway.camera.simulated import SimulatedSource
+from gateway.config.camera import CameraConfig
 from tests.camera.conftest import grey_frame, write_images
 
 WAIT_S = 20.0

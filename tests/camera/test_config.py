@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gateway.camera.config import CameraConfig, CameraHealthConfig
 from gateway.camera.factory import build_source, resolve_kind
 from gateway.camera.folder_source import ImageFolderSource
 from gateway.camera.opencv_source import StreamSource, V4L2Source, VideoFileSource
+from gateway.config.camera import CameraConfig, CameraHealthConfig
 from gateway.config.loader import ConfigError, load_config, parse_config
 from gateway.config.model import GatewayConfig
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from gateway.camera.capture import CapturedFrame
-from gateway.camera.config import CameraHealthConfig
 from gateway.camera.health import CameraHealthMonitor, HealthEvent
 from gateway.camera.opencv_source import VideoFileSource
+from gateway.config.camera import CameraHealthConfig
 from gateway.vision.image_io import BGRImage
 from tests.conftest import require_shared
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.camera.config import CameraConfig
 from gateway.camera.errors import SourceReadError
 from gateway.camera.probe import probe_camera
 from gateway.camera.simulated import SimulatedSource
+from gateway.config.camera import CameraConfig
 from tests.camera.conftest import FakeClock
 
 

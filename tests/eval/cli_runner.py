@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.cli.main import main
+from menwei.main import main
 
 
 def run_cli(args: list[str], models_dir: Path) -> tuple[int, str, str]:

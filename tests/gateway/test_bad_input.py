@@ -19,7 +19,7 @@ from gateway.vision.errors import ImageDecodeError, ModelOutputError
 from gateway.vision.factory import PipelineModels, build_pipeline
 from gateway.vision.image_io import decode_image, read_image
 from gateway.vision.liveness import LivenessChecker, LivenessModel
-from gateway.vision.pipeline import FacePipeline
+from gateway.vision.pipeline import FaceAnalysis, FacePipeline
 from gateway.vision.recogniser import Recogniser, rule_from_config
 
 FACE = "deepface_unit/images/img1.jpg"
@@ -47,11 +47,24 @@ def recogniser(pipeline: FacePipeline, face_frame: np.ndarray) -> Recogniser:
     return Recogniser(pipeline, gallery, None, rule, watchlist_threshold=0.95)
 
 
-def _never_grants(recogniser: Recogniser, frame: np.ndarray, frames: int = 4) -> None:
+def _never_grants(recogniser: Recogniser, frame: np.ndarray, frames: int = 4) -> int:
+    """Run `frames` frames; no face may be granted. Returns how many faces were judged, so a
+    caller can require that the check was not vacuous (no face found, nothing to grant)."""
+    judged = 0
     for _ in range(frames):
         for result in recogniser.process(frame):
+            judged += 1
             assert result.decision.verdict is not Verdict.GRANT
             assert not result.newly_granted
+    return judged
+
+
+def test_the_fixture_recogniser_grants_the_whole_face(
+    recogniser: Recogniser, face_frame: np.ndarray
+) -> None:
+    """The control for every `_never_grants` below: this recogniser does grant FACE itself."""
+    verdicts = [r.decision.verdict for _ in range(6) for r in recogniser.process(face_frame)]
+    assert Verdict.GRANT in verdicts
 
 
 @pytest.mark.parametrize(
@@ -117,16 +130,33 @@ def test_no_face_gives_no_result(recogniser: Recogniser) -> None:
     blank = np.full((480, 640, 3), 90, np.uint8)
     noise = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     assert recogniser.process(blank) == []
-    _never_grants(recogniser, noise)
+    assert _never_grants(recogniser, noise) == 0  # noise holds no face to judge
 
 
 def test_many_faces_are_all_handled(pipeline: FacePipeline, faces_dir: Path) -> None:
+    """Twelve people in one frame: each tile's face is found (not one face twelve times), and
+    each one the gate lets through is embedded like the same face analysed alone."""
     paths = sorted((faces_dir / "lfw/images").glob("*/*.jpg"))[:12]
     tiles = [cv2.resize(read_image(p), (160, 160)) for p in paths]
     grid = np.vstack([np.hstack(tiles[row * 4 : row * 4 + 4]) for row in range(3)])
-    analyses = pipeline.analyse(grid)
-    assert len(analyses) >= 10
-    assert all(a.usable or a.quality is not None or a.error for a in analyses)
+    analyses = pipeline.analyse(grid, max_faces=20)
+    by_tile: dict[int, list[FaceAnalysis]] = {}
+    for analysis in analyses:
+        x, y, w, h = analysis.detection.box
+        by_tile.setdefault(int((y + h / 2) // 160) * 4 + int((x + w / 2) // 160), []).append(
+            analysis
+        )
+    assert len(by_tile) >= 10  # faces found in at least 10 of the 12 tiles
+    embedded = 0
+    for tile, found in by_tile.items():
+        central = max(found, key=lambda a: a.detection.box[2] * a.detection.box[3])
+        if not central.usable:
+            continue
+        [alone] = pipeline.analyse(tiles[tile], max_faces=1, check_liveness=False)
+        assert alone.usable and central.embedding is not None and alone.embedding is not None
+        assert float(np.dot(central.embedding, alone.embedding)) > 0.8  # the same person
+        embedded += 1
+    assert embedded >= 8
 
 
 def test_face_cut_by_the_frame_edge_never_grants(
@@ -134,7 +164,7 @@ def test_face_cut_by_the_frame_edge_never_grants(
 ) -> None:
     [face] = pipeline.detect(face_frame)[:1]
     cut_x = int(face.landmarks[0][0] + face.landmarks[1][0]) // 2  # through the nose
-    _never_grants(recogniser, np.ascontiguousarray(face_frame[:, cut_x:]))
+    assert _never_grants(recogniser, np.ascontiguousarray(face_frame[:, cut_x:])) > 0
 
 
 def _nan_model(path: Path, input_shape: list[object], output_size: int) -> Path:

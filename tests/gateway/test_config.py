@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli.main import main
 from gateway.config import ConfigError, load_config, parse_config
+from menwei.main import main
 
 
 def test_defaults_validate() -> None:

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gateway.cli.main import main
 from gateway.config import parse_config
 from gateway.modelhub import ModelMissingError, load_manifest
 from gateway.modelhub.fetch import fetch_model, fetch_pack
@@ -27,6 +26,7 @@ from gateway.modelhub.manifest import bundled_models_dir, default_manifest_path
 from gateway.modelhub.torch_checkpoint import read_state_dict
 from gateway.modelhub.upstream import UpstreamError
 from gateway.vision.liveness import LivenessChecker, LivenessModel
+from menwei.main import main
 from tests.modelhub.helpers import flip_byte
 from tests.modelhub.test_minifasnet_convert import CHECKPOINTS, real_face_crops
 from tests.modelhub.torch_writer import legacy_checkpoint

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli.main import main
 from gateway.config.model import ModelsConfig
 from gateway.modelhub import load_manifest, resolve_pack
 from gateway.modelhub.fetch import MIRROR_ENV, FetchError, fetch_model
+from menwei.main import main
 from tests.modelhub.helpers import flip_byte
 
 MANIFEST = load_manifest()

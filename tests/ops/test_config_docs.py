@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from gateway.config import load_config
 from gateway.config.model import GatewayConfig
-from gateway.ops.config import OpsConfig
+from gateway.config.ops import OpsConfig
 from gateway.ops.config_reference import DOC_PATH, bounds, main, render_reference, type_name
 
 REPO = Path(__file__).resolve().parents[2]

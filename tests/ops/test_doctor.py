@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from firmware_bridge.config import DoorConfig
-from gateway.camera.config import CameraConfig
 from gateway.config import GatewayConfig, parse_config
+from gateway.config.camera import CameraConfig
 from gateway.config.model import ModelsConfig
+from gateway.config.store import StoreConfig
 from gateway.ops import cli as ops_cli
 from gateway.ops.doctor import broker_target, render_json, render_text, run_doctor
 from gateway.ops.doctor_checks import (
@@ -33,7 +34,6 @@ from gateway.ops.doctor_checks import (
     check_store_key,
 )
 from gateway.ops.paths import data_folder
-from gateway.store.config import StoreConfig
 from gateway.store.crypto import generate_key_file
 from gateway.store.store import open_store
 from tests.ops.tls_server import TlsServer, self_signed

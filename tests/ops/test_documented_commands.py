@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli.main import build_parser
+from menwei.main import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 # README.md, docs/, and the two other places an operator reads commands from

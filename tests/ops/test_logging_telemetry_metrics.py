@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.model import LoggingConfig
-from gateway.ops.config import MetricsConfig
+from gateway.config.ops import MetricsConfig
 from gateway.ops.logging_setup import JsonFormatter, configure_logging, syslog_priority
 from gateway.ops.metrics import start_metrics
 from gateway.ops.telemetry import (

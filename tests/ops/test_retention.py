@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gateway.ops.config import RetentionConfig
+from gateway.config.ops import RetentionConfig
+from gateway.config.store import StoreConfig
 from gateway.ops.retention import DiskGuard, RetentionJob, run_retention
 from gateway.store.alerts_audit import append_audit, raise_alert
 from gateway.store.base import Method, Role, Severity, Verdict
-from gateway.store.config import StoreConfig
 from gateway.store.crypto import generate_key_file
 from gateway.store.events import mark_delivered, record_access_event
 from gateway.store.people import add_person

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.ops.config import OpsConfig, WatchdogConfig
+from gateway.config.ops import OpsConfig, WatchdogConfig
+from gateway.config.store import StoreConfig
 from gateway.ops.service_hooks import service_liveness, start_ops
-from gateway.store.config import StoreConfig
 from gateway.store.crypto import generate_key_file
 from gateway.store.store import Store, open_store
 

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.ops.config import OpsConfig
-from gateway.ops.service_hooks import service_liveness, start_ops
-from gateway.ops.telemetry import collect_telemetry, standard_sources
-from gateway.store.events import count_pending
+from gateway.config.ops import OpsConfig
+from gateway.ops.service_hooks import start_ops
+from gateway.ops.telemetry import collect_telemetry
 from tests.runtime.conftest import Running, make_config
 
 
@@ -41,15 +40,9 @@ def running(tmp_path: Path, models_mirror: Path) -> Iterator[Running]:
 def test_ready_pings_and_a_stopped_loop_withholds_them(running: Running, tmp_path: Path) -> None:
     service = running.service
     assert service.store is not None and service.vision_loop and service.door_loop
-    vision, door, store = service.vision_loop, service.door_loop, service.store
+    vision, store = service.vision_loop, service.store
     clock_offset = [0.0]
-    alive = service_liveness(
-        OpsConfig().watchdog,
-        threads_running=service.alive,
-        vision_heartbeat_s=lambda: vision.heartbeat,
-        door_heartbeat_s=lambda: door.heartbeat_ns / 1e9,
-        clock=lambda: time.monotonic() + clock_offset[0],
-    )
+    alive = service.liveness(clock=lambda: time.monotonic() + clock_offset[0])
     assert alive()
     clock_offset[0] = 31.0  # as if both loops had not come round for 31 s
     assert not alive()
@@ -59,15 +52,7 @@ def test_ready_pings_and_a_stopped_loop_withholds_them(running: Running, tmp_pat
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
     sock.settimeout(10.0)
-    camera = service.camera
-    assert camera is not None
-    telemetry = standard_sources(
-        frames=lambda: vision.stats.frames,
-        latency_ms=lambda: list(vision.stats.latency_ms),
-        dropped_frames=lambda: camera.status().capture.frames_dropped,
-        outbox_depth=lambda: _pending(store, service.config.site.gateway_id),
-        data_dir=tmp_path,
-    )
+    telemetry = service.telemetry_sources()
     ops = start_ops(
         OpsConfig(),
         store=store,
@@ -94,11 +79,3 @@ def test_ready_pings_and_a_stopped_loop_withholds_them(running: Running, tmp_pat
         ops.stop()
         sock.close()
     assert ops.retention.last_report is not None
-
-
-def _pending(store: object, gateway_id: str) -> int:
-    from gateway.store.store import Store
-
-    assert isinstance(store, Store)
-    with store.sessions.reading() as session:
-        return count_pending(session, gateway_id)

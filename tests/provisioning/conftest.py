@@ -18,7 +18,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from gateway.application.live_frame import LiveFrame
+from gateway.application.status import GatewayStatus, HealthCheck
 from gateway.config import GatewayConfig, parse_config
+from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.store import Store, open_store
 from gateway.vision.factory import (
     PipelineModels,
@@ -28,8 +31,7 @@ from gateway.vision.factory import (
 )
 from gateway.vision.pipeline import FacePipeline
 from provisioning.app import create_app
-from provisioning.config import ProvisioningConfig
-from provisioning.deps import GatewayStatus, HealthCheck, LiveFrame, ProvisioningDeps
+from provisioning.deps import ProvisioningDeps
 
 ADMIN = ("admin", "Door-Keeper-2026!")
 STAFF = ("guard", "Night-Shift-77x")

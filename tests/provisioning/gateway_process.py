@@ -107,7 +107,7 @@ def start_gateway(folder: Path, models_dir: Path, **provisioning: Any) -> Gatewa
     log = folder / "gateway.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli.main", "run", "--config", str(config_file)],
+            [sys.executable, "-m", "menwei.main", "run", "--config", str(config_file)],
             stdout=output,
             stderr=subprocess.STDOUT,
         )

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import provisioning
+from gateway.application.live_frame import FaceBox, LiveFrame
 from gateway.store.schema_credentials import Pin
-from provisioning.deps import FaceBox, LiveFrame
 from provisioning.routes_dashboard import annotate
 from tests.provisioning.conftest import ADMIN, PageHarness
 

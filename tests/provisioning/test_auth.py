@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gateway.store.schema_events import AuditEntry
+from gateway.store.schema_staff import StaffAccount
 from provisioning import accounts
-from provisioning.accounts import StaffAccount
 from tests.provisioning.conftest import ADMIN, STAFF, HarnessFactory, PageHarness, csrf
 
 

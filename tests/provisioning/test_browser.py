@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
+from gateway.application.live_frame import FaceBox, LiveFrame
 from gateway.store.alerts_audit import raise_alert
 from gateway.store.base import Method, Severity, Verdict
 from gateway.store.events import record_access_event
@@ -25,7 +26,6 @@ from gateway.store.visitor_codes import redeem_visitor_code
 from gateway.vision.factory import PipelineModels
 from gateway.vision.image_io import read_image
 from gateway.vision.pipeline import FacePipeline
-from provisioning.deps import FaceBox, LiveFrame
 from provisioning.routes_dashboard import annotate
 from provisioning.serve import RunningServer, start_server
 from tests.conftest import REPO

@@ -10,6 +10,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from gateway.application.visitor_codes import MAX_USES
 from gateway.store.alerts_audit import raise_alert
 from gateway.store.base import Method, Severity, Verdict
 from gateway.store.events import record_access_event
@@ -18,6 +19,7 @@ from gateway.store.schema_events import AuditEntry
 from gateway.store.visitor_codes import redeem_visitor_code
 from gateway.store.watchlist import upsert_watchlist_entry
 from tests.provisioning.conftest import PageHarness, csrf
+from tests.provisioning.test_api_and_assets import api_client
 from tests.provisioning.test_people import create
 
 HTML = {"accept": "text/html"}
@@ -38,6 +40,25 @@ def issue_code(client: TestClient, room: str = "101", uses: str = "2") -> tuple[
         headers=HTML,
     )
     return response.status_code, response.text
+
+
+def test_the_form_and_the_api_share_the_one_max_uses_cap(
+    harness: PageHarness, staff: TestClient
+) -> None:
+    create(staff)  # creates unit 1-101
+    assert issue_code(staff, uses=str(MAX_USES + 1))[0] == 400
+    assert issue_code(staff, uses=str(MAX_USES))[0] == 200
+    client, token = api_client(harness)
+    body = {
+        "unit_number": "1",
+        "room_number": "101",
+        "valid_from": "2026-01-01T00:00:00+08:00",
+        "valid_until": "2036-01-01T00:00:00+08:00",
+    }
+    over = client.post("/api/v1/codes", json={**body, "max_uses": MAX_USES + 1}, headers=token)
+    assert over.status_code == 422
+    with harness.store.sessions.reading() as session:
+        assert [row.max_uses for row in session.scalars(select(VisitorCode))] == [MAX_USES]
 
 
 def test_issue_redeem_and_revoke_a_visitor_code(harness: PageHarness, staff: TestClient) -> None:

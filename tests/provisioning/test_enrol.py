@@ -12,13 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from gateway.application.live_frame import FaceBox, LiveFrame
 from gateway.store.schema_credentials import Card, FaceTemplate, Pin
 from gateway.store.schema_events import AuditEntry
 from gateway.store.schema_people import Consent, Person
 from gateway.vision.factory import PipelineModels
 from gateway.vision.image_io import read_image
 from gateway.vision.pipeline import FacePipeline
-from provisioning.deps import FaceBox, LiveFrame
 from tests.provisioning.conftest import ADMIN, HarnessFactory, PageHarness, csrf
 from tests.provisioning.test_people import create
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.config.loader import load_config
-from provisioning.config import ProvisioningConfig
+from gateway.config.staff_page import ProvisioningConfig
 from provisioning.config_file import config_saver
 from provisioning.gateway_link import serve_beside
 from tests.provisioning.conftest import ADMIN, csrf
@@ -49,7 +49,7 @@ def test_enrolled_on_the_page_then_granted_by_the_running_door(
         photo_dir=tmp_path / "photos",
     )
     with caplog.at_level(logging.WARNING, logger="menwei.setup"):
-        server = serve_beside(running.service, settings, toml_path)
+        server = serve_beside(running.service.application, settings, toml_path)
     assert server is not None
     try:
         base = f"https://127.0.0.1:{settings.port}"

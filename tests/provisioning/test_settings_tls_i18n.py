@@ -26,20 +26,25 @@ def settings_form(client: TestClient, **changes: str) -> dict[str, str]:
     return form
 
 
-def test_settings_change_is_validated_saved_and_audited(
+def test_settings_change_is_validated_saved_applied_per_field_and_audited(
     harness: PageHarness, admin: TestClient
 ) -> None:
+    running = harness.deps.changes.running
+    threshold_before = running.vision.liveness.threshold
     form = settings_form(admin, **{"vision.liveness.threshold": "0.75", "door.unlock_ms": "4000"})
     response = admin.post("/settings", data=form, follow_redirects=False)
     assert response.status_code == 303
+    assert response.headers["location"] == "/settings?msg=settings_saved"  # one needs a restart
     [saved] = harness.saved_configs
     assert saved.vision.liveness.threshold == 0.75 and saved.door.unlock_ms == 4000
-    assert harness.deps.gateway_config.vision.liveness.threshold == 0.75
+    assert harness.deps.gateway_config.vision.liveness.threshold == 0.75  # the page shows the file
+    assert running.door.unlock_ms == 4000  # live: the door controller reads it per release
+    assert running.vision.liveness.threshold == threshold_before  # restart: built in at start
     with harness.store.sessions.reading() as session:
         targets = set(
             session.scalars(select(AuditEntry.target).where(AuditEntry.action == "change_setting"))
         )
-    assert targets == {"vision.liveness.threshold", "door.unlock_ms"}
+    assert targets == {"vision.liveness.threshold (restart)", "door.unlock_ms (live)"}
 
 
 def test_invalid_settings_are_refused_by_the_config_model(

@@ -29,7 +29,7 @@ def test_demo_grants_a_resident_on_the_sample_clip(tmp_path: Path, shared: Path)
     }
     done = subprocess.run(
         # the clip loops until the first grant: one pass may analyse too few frames on a busy box
-        [sys.executable, "-m", "gateway.cli.main", "demo", "--until-grant", "--seconds", "240"],
+        [sys.executable, "-m", "menwei.main", "demo", "--until-grant", "--seconds", "240"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -131,7 +131,7 @@ def test_kill9_mid_release_never_leaves_the_relay_on_and_loses_no_grant(
     try:
         for _ in range(ROUNDS):
             gateway = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli.main", "run", "--config", str(config_file)],
+                [sys.executable, "-m", "menwei.main", "run", "--config", str(config_file)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

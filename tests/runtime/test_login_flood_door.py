@@ -17,7 +17,7 @@ import pytest
 
 from firmware_bridge.wiegand import encode_card
 from gateway.bench.login_flood import CARD, add_card_resident, door_under_flood
-from provisioning.config import ProvisioningConfig
+from gateway.config.staff_page import ProvisioningConfig
 from provisioning.gateway_link import serve_beside
 from tests.provisioning.test_gateway_link import free_port
 from tests.runtime.conftest import Running, empty_camera, make_config
@@ -40,7 +40,7 @@ def test_card_swipes_are_granted_promptly_during_a_login_flood(
         tls_key=tmp_path / "tls" / "key.pem",
         photo_dir=tmp_path / "photos",
     )
-    server = serve_beside(running.service, settings, None)
+    server = serve_beside(running.service.application, settings, None)
     assert server is not None
     bits = encode_card(26, *CARD)
     try:

@@ -18,7 +18,7 @@ import pytest
 def _run(config: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MENWEI_")}
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli.main", "run", "--config", str(config)],
+        [sys.executable, "-m", "menwei.main", "run", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=120,

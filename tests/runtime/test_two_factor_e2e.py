@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from firmware_bridge.wiegand import encode_key
 from gateway.config import GatewayConfig
+from gateway.config.staff_page import ProvisioningConfig
 from gateway.store.base import Method
 from gateway.store.credentials import set_pin
 from gateway.store.schema_events import AuditEntry
@@ -31,8 +32,7 @@ from gateway.store.schema_people import Person
 from gateway.store.store import open_store
 from gateway.vision.pipeline import FacePipeline
 from provisioning.app import create_app
-from provisioning.config import ProvisioningConfig
-from provisioning.gateway_link import deps_for_service
+from provisioning.gateway_link import deps_for_application
 from provisioning.serve import start_server
 from tests.provisioning.conftest import ADMIN, csrf
 from tests.runtime.conftest import LIVE, Running, copy_frames, enrol, make_config, resident_frames
@@ -127,7 +127,7 @@ def staff_page(tmp_path: Path) -> Iterator[Callable[[Running], tuple[httpx.Clien
             tls_cert=tmp_path / "tls" / "cert.pem",
             tls_key=tmp_path / "tls" / "key.pem",
         )
-        deps = deps_for_service(running.service, settings, None)
+        deps = deps_for_application(running.service.application, settings, None)
         announced: list[str] = []
         deps.announce = announced.append
         server = start_server(create_app(deps), settings, port=0)
@@ -250,7 +250,7 @@ def test_check_confusable_command_marks_the_pair(
         f'backup_dir = "{config.store.backup_dir}"\n',
         encoding="utf-8",
     )
-    command = [sys.executable, "-m", "gateway.cli.main", "people", "check-confusable"]
+    command = [sys.executable, "-m", "menwei.main", "people", "check-confusable"]
     done = subprocess.run(
         [*command, "--config", str(toml)], capture_output=True, text=True, timeout=300
     )

@@ -14,8 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.station.commands import OpenOutcome, RemoteOpen, StationCallbacks
-from gateway.station.config import StationConfig
+from gateway.application.remote_open import OpenOutcome, RemoteOpen
+from gateway.config.station import StationConfig
+from gateway.station.commands import StationCallbacks
 from gateway.station.link import StationLink
 from tests.station.broker import GATEWAY, PREFIX, SITE
 from tests.station.conftest import MODEL_ID, make_store

@@ -20,11 +20,11 @@ import jsonschema
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.station.config import StationConfig
+from gateway.config.station import StationConfig
+from gateway.config.store import StoreConfig
 from gateway.station.keys import public_key_b64
 from gateway.station.mqtt_client import BrokerAccess
 from gateway.station.station_client import Received, StationClient
-from gateway.store.config import StoreConfig
 from gateway.store.crypto import generate_key_file
 from gateway.store.places import add_building, add_door, add_site, add_unit
 from gateway.store.store import Store, open_store

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from gateway.station.config import StationConfig
+from gateway.config.station import StationConfig
 from gateway.station.link import StationLink
 from tests.station.broker import GATEWAY, PREFIX, SITE
 from tests.station.conftest import MODEL_ID, make_store

@@ -14,9 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from gateway.application.remote_open import OpenOutcome, RemoteOpen
+from gateway.config.station import StationConfig
 from gateway.station.command_flow import UNFINISHED, CommandFlow, CommandMessage
-from gateway.station.commands import CommandHandlers, OpenOutcome, RemoteOpen, StationCallbacks
-from gateway.station.config import StationConfig
+from gateway.station.commands import CommandHandlers, StationCallbacks
 from gateway.station.envelope import COMMAND_RESULT_TOPIC
 from gateway.station.keys import load_public_key, make_command, public_key_b64, sign_command
 from gateway.station.nonces import NonceCache

@@ -15,10 +15,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from gateway.station.commands import OpenOutcome, RemoteOpen, StationCallbacks
+from gateway.access.requester import Requester
+from gateway.application.remote_open import OpenOutcome, RemoteOpen
+from gateway.application.visitor_codes import MAX_USES
+from gateway.station.commands import StationCallbacks
 from gateway.station.keys import make_command, sign_command
 from gateway.station.link import StationLink
-from gateway.station.requester import Requester
 from gateway.station.station_client import Received, StationClient
 from gateway.station.sync import encode_vector
 from gateway.station.topics import Topics
@@ -241,6 +243,8 @@ def test_visitor_codes_config_and_snapshot_commands(harness: Harness) -> None:
     assert issued["ok"] and set(issued["data"]) == {"code_id"}  # the plain code is not echoed
     assert issue({**window, "code": "482913"})["error"] == "code_rejected"  # already live
     assert issue(window)["error"] == "malformed"  # the station must choose the code
+    over_cap = issue({**window, "code": "555001", "max_uses": MAX_USES + 1})
+    assert over_cap["error"] == "malformed"  # the cap the staff page and the API share
     with harness.store.sessions.reading() as session:
         code_hash = harness.store.codes.hash(SITE, "482913")
         assert session.scalar(select(VisitorCode.id).where(VisitorCode.code_hash == code_hash))
@@ -339,8 +343,8 @@ def test_status_reports_the_runtime_door_state(harness: Harness) -> None:
 def test_an_open_that_expired_while_queued_never_reaches_the_door(
     store_and_door: tuple[Store, int],
 ) -> None:
+    from gateway.config.station import StationConfig
     from gateway.station.commands import CommandHandlers
-    from gateway.station.config import StationConfig
     from gateway.station.verify import VerifiedCommand
 
     store, door_id = store_and_door

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.station.config import StationConfig
+from gateway.config.station import StationConfig
 from gateway.station.envelope import COMMAND_RESULT_TOPIC
 from gateway.station.outbox_rows import compact
 from gateway.station.station_client import SequenceTracker, StationClient

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.config.model import GatewayConfig
-from gateway.station.config import StationConfig
+from gateway.config.station import StationConfig
 from gateway.station.config_access import ModelConfigAccess
 
 

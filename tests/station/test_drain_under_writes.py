@@ -17,8 +17,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.application.remote_open import OpenOutcome, RemoteOpen
 from gateway.station.bench_writers import StaffLaneWriter, WriteLoad
-from gateway.station.commands import OpenOutcome, RemoteOpen, StationCallbacks
+from gateway.station.commands import StationCallbacks
 from gateway.station.link import StationLink
 from gateway.station.station_client import Received, StationClient
 from gateway.station.topics import Topics

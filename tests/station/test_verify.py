@@ -13,11 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.access.requester import Requester, parse_requester
 from gateway.station.canonical import canonical_bytes
 from gateway.station.json_guard import nesting_exceeds
 from gateway.station.keys import load_public_key, make_command, public_key_b64, sign_command
 from gateway.station.nonces import NonceCache
-from gateway.station.requester import Requester, parse_requester
 from gateway.station.verify import Expectation, Refusal, VerifiedCommand, verify_command
 from tests.station.events import T0
 

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from gateway.config.store import StoreConfig
 from gateway.store.base import Role
-from gateway.store.config import StoreConfig
 from gateway.store.credentials import add_card, record_consent
 from gateway.store.crypto import generate_key_file
 from gateway.store.people import add_person

@@ -10,8 +10,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.config.store import StoreConfig
 from gateway.store.base import Method, Verdict
-from gateway.store.config import StoreConfig
 from gateway.store.events import record_access_event
 from gateway.store.store import open_store
 

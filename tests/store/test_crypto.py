@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.store.config import StoreConfig
+from gateway.config.store import StoreConfig
 from gateway.store.crypto import TemplateCipher, load_key, parse_key, template_aad
 from gateway.store.errors import KeyUnavailable, TemplateIntegrityError
 
