@@ -42,6 +42,8 @@ from gateway.ops.sdnotify import Liveness
 from gateway.ops.service_hooks import OpsRuntime, service_liveness, start_ops
 from gateway.ops.telemetry import Provider, standard_sources
 from gateway.runtime.bootstrap import ensure_door
+from gateway.runtime.call_desk import CallDesk
+from gateway.runtime.call_wiring import build_call_desk
 from gateway.runtime.door_loop import DoorLoop
 from gateway.runtime.station_wiring import start_station_link
 from gateway.runtime.vision_loop import VisionLoop
@@ -103,6 +105,7 @@ class AccessService:
         self.gallery_counts: GalleryCounts | None = None
         self.ops: OpsRuntime | None = None
         self.station: StationLink | None = None
+        self.call_desk: CallDesk | None = None
 
     def __enter__(self) -> AccessService:
         self.start()
@@ -153,6 +156,10 @@ class AccessService:
         controller = DoorController(io, config.door)
         controller.arm()
         keypad = KeypadEntry(config.access.keypad, time.monotonic)
+        if config.access.visitor_call.enabled:
+            self.call_desk = build_call_desk(self)
+            self.call_desk.start()
+            self._stack.callback(self.call_desk.stop)
         self.door_loop = DoorLoop(
             controller,
             self.policy,
@@ -161,6 +168,7 @@ class AccessService:
             time.monotonic_ns,
             self._on_decision,
             UnknownCardGuard(config.access.card_reader, time.monotonic),
+            None if self.call_desk is None else self.call_desk.call_key,
         )
         self.door_loop.start()
         self._stack.callback(self.door_loop.stop)

@@ -87,6 +87,10 @@ def start_station_link(service: AccessService) -> StationLink | None:
         on_watchlist_changed=service.reload_galleries,
         on_people_changed=service.reload_galleries,
     )
+    desk = service.call_desk
+    if desk is not None:
+        callbacks.on_call_answer = desk.answer
+        callbacks.call_snapshot = desk.snapshot_of
     link = StationLink(
         config.station,
         service.store,
@@ -98,4 +102,6 @@ def start_station_link(service: AccessService) -> StationLink | None:
         now=service.now,
     )
     link.start()
+    if desk is not None:
+        desk.notify_outbox = link.notify
     return link

@@ -115,7 +115,15 @@ class StationLink:
         )
         self.client.max_inflight_messages_set(config.inflight_window)
         self.client.max_queued_messages_set(0)
-        self.drain = OutboxDrain(store, gateway_id, self.topics, config, self._publish, now)
+        self.drain = OutboxDrain(
+            store,
+            gateway_id,
+            self.topics,
+            config,
+            self._publish,
+            now,
+            call_snapshot=self.callbacks.call_snapshot,
+        )
         self.nonces: NonceCache | None = None
         self.handlers = CommandHandlers(
             store,
