@@ -188,7 +188,8 @@ class CallDesk:
             elif not check.allowed:
                 result = AnswerRefused(f"answer_{check.reason}"[:64])
             else:
-                result = self.calls.answer(answer.call_id, answer.door, answer.accept)
+                door = self.door_code if answer.door is None else answer.door
+                result = self.calls.answer(answer.call_id, door, answer.accept)
             if isinstance(result, AnswerRefused):
                 if result.reason == "call_window_passed" and result.call is not None:
                     self._ended(result.call, "missed", Verdict.DENY, "call_missed", session)

@@ -1,6 +1,7 @@
 """The `answer_call` command: its arguments, parsed strictly, and what the runtime answers.
 
-Args: `{"call_id": <32 hex>, "door": <door code>, "answer": "accept" | "decline"}`. The command
+Args: `{"call_id": <32 hex>, "answer": "accept" | "decline", "door": <door code>}` (`door` is
+optional; when given it must be the call's door, as in its visitor_call event). The command
 itself is verified like every other (Ed25519 signature, target, expiry, nonce) before these are
 read; `issued_by` is the station (`station[:operator]`) or the resident who answered
 (`resident:<external id>`), checked by the runtime like a resident remote open. Malformed args
@@ -27,7 +28,7 @@ class CallAnswer:
 
     command_id: str
     call_id: str
-    door: str
+    door: str | None  # None: the call's own door
     accept: bool
     answered_by: Requester
     expires_at: datetime
@@ -43,12 +44,12 @@ class CallAnswerOutcome:
     event_id: str | None = None
 
 
-def parse_answer_args(args: dict[str, Any]) -> tuple[str, str, bool] | str:
+def parse_answer_args(args: dict[str, Any]) -> tuple[str, str | None, bool] | str:
     """(call_id, door, accept), or the message saying what is malformed."""
     call_id, door, answer = args.get("call_id"), args.get("door"), args.get("answer")
     if not isinstance(call_id, str) or CALL_ID.fullmatch(call_id) is None:
         return "call_id must be the 32 hex digits of a visitor_call event"
-    if not isinstance(door, str) or DOOR_CODE.fullmatch(door) is None:
+    if door is not None and (not isinstance(door, str) or DOOR_CODE.fullmatch(door) is None):
         return "door must be the door code of the visitor_call event"
     if answer not in ANSWERS:
         return "answer must be 'accept' or 'decline'"

@@ -6,6 +6,7 @@ the flood case runs last and asserts the per-door limit over every call the modu
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from firmware_bridge.wiegand import encode_key
 from gateway.config import GatewayConfig
 from gateway.runtime.bootstrap import ensure_door
+from gateway.station.keys import save_private_key
 from gateway.station.station_client import Received, StationClient
 from gateway.store.base import Role
 from gateway.store.people import add_person
@@ -36,10 +38,17 @@ DOOR_MAX_CALLS = 10
 class CallRig:
     """The running gateway, the station client and what the station has received so far."""
 
-    def __init__(self, running: Running, station: StationClient, key: Ed25519PrivateKey) -> None:
+    def __init__(
+        self,
+        running: Running,
+        station: StationClient,
+        key: Ed25519PrivateKey,
+        broker: MosquittoBroker,
+    ) -> None:
         self.running = running
         self.station = station
         self.key = key
+        self.broker = broker
         self.messages: list[Received] = []
 
     def pump(self, until: Callable[[], bool], timeout: float = 30.0) -> bool:
@@ -58,14 +67,22 @@ class CallRig:
             if m.topic.endswith("/events/visitor_call")
         ]
 
+    def placements(self) -> list[dict[str, Any]]:
+        """What the call key caused (placed, or refused before ringing): not answers, not ends."""
+        return [
+            e
+            for e in self.call_events()
+            if e["outcome"] in ("placed", "refused") and e["answered_by"] is None
+        ]
+
     def call(self, unit: str) -> dict[str, Any]:
         """Key `# # unit #` at the door; the visitor_call message the station received for it."""
-        seen = len(self.call_events())
+        seen = len(self.placements())
         for key in f"##{unit}#":
             self.running.io.present_wiegand(encode_key(key))
             time.sleep(0.04)  # one Wiegand frame each (25 ms frame gap)
-        assert self.pump(lambda: len(self.call_events()) > seen), f"no call event for {unit}"
-        return self.call_events()[seen]
+        assert self.pump(lambda: len(self.placements()) > seen), f"no call event for {unit}"
+        return self.placements()[seen]
 
     def answer(
         self,
@@ -165,7 +182,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory, models_mirror: Path) -> Iterat
     try:
         assert running.service.station is not None
         assert running.service.station.wait_connected(30)
-        yield CallRig(running, station, key)
+        yield CallRig(running, station, key, broker)
     finally:
         running.service.stop()
         station.stop()
@@ -250,13 +267,55 @@ def test_units_nobody_can_answer_are_not_called(rig: CallRig) -> None:
         assert refused["call_id"] is None and refused["snapshot"] is None
 
 
+def test_station_tools_show_calls_with_snapshots_and_answer_them(
+    rig: CallRig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.station.test_cli import connection, run
+
+    key_file = tmp_path / "station.key"
+    save_private_key(rig.key, key_file)
+    target = [*connection(rig.broker, tmp_path), "--site", SITE, "--gateway", GATEWAY]
+    snapshots = tmp_path / "snapshots"
+    tail = threading.Thread(
+        target=run,
+        args=(
+            [
+                "station",
+                "calls",
+                *target[:10],
+                "--snapshots",
+                str(snapshots),
+                "--seconds",
+                "8",
+                "--max-events",
+                "1",
+            ],
+        ),
+    )
+    tail.start()
+    time.sleep(1.0)  # the tool subscribes before the call (events are not retained)
+    call_id = rig.call("1202")["call_id"]
+    tail.join()
+    printed = capsys.readouterr().out
+    assert f"call={call_id} placed (call_placed)" in printed and "unit=1/1/1202" in printed
+    assert (snapshots / f"{call_id}.jpg").read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+    before = rig.releases()
+    answer = ["station", "answer", call_id, "--decline", *target, "--key", str(key_file)]
+    assert run([*answer, "--by", "resident:R-1202"]) == 0
+    assert '"call_declined"' in capsys.readouterr().out
+    assert run([*answer[:3], "--accept", *answer[4:], "--by", "resident:R-1202"]) == 1
+    assert '"call_ended"' in capsys.readouterr().out
+    assert rig.releases() == before
+
+
 def test_the_door_rate_limit_holds_under_a_flood_of_calls(rig: CallRig) -> None:
+    placed_before = sum(1 for e in rig.call_events() if e["outcome"] == "placed")
     for n in range(12):
         rig.call(("1205", "1206")[n % 2])
     placed = [e for e in rig.call_events() if e["outcome"] == "placed"]
     reasons = [e["reason"] for e in rig.call_events() if e["outcome"] == "refused"]
     assert len(placed) == DOOR_MAX_CALLS  # the whole module placed no more than the budget
-    assert reasons.count("call_door_rate_limited") == 6  # 4 before + 6 of these 12 were placed
+    assert reasons.count("call_door_rate_limited") == 12 - (DOOR_MAX_CALLS - placed_before)
     assert rig.releases() == 1  # only the one accepted call ever opened the door
     alerts = [m for m in rig.messages if m.topic.endswith("/events/alert")]
     assert any(validate_received(m)["body"]["kind"] == "call_unit_scan" for m in alerts)
