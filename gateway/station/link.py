@@ -36,7 +36,12 @@ from gateway.station.keys import load_public_key
 from gateway.station.mqtt_client import BrokerAccess, connect_async, make_client, read_password
 from gateway.station.nonces import NonceCache
 from gateway.station.refusals import RefusalLimiter
-from gateway.station.status import discovery_message, status_payload, telemetry_payload
+from gateway.station.status import (
+    discovery_message,
+    doorbell_discovery_message,
+    status_payload,
+    telemetry_payload,
+)
 from gateway.station.topics import Topics
 from gateway.station.verify import Expectation
 from gateway.store.store import Store
@@ -252,8 +257,11 @@ class StationLink:
         client.subscribe(self.topics.command_filter, qos=1)
         self.drain.publish_control(self.topics.availability, b"online", qos=1, retain=True)
         if self.config.home_assistant_discovery:
-            topic, payload = discovery_message(self.config, self.topics, self.client_id)
-            self.drain.publish_control(topic, payload, qos=1, retain=True)
+            for topic, payload in (
+                discovery_message(self.config, self.topics, self.client_id),
+                doorbell_discovery_message(self.config, self.topics),
+            ):
+                self.drain.publish_control(topic, payload, qos=1, retain=True)
         self._publish_status()
         self.drain.set_connected(True)
 

@@ -157,12 +157,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory, models_mirror: Path) -> Iterat
     broker = MosquittoBroker(tmp / "broker")
     broker.start()
     key = Ed25519PrivateKey.generate()
-    link = gateway_config(broker, tmp / "link", key).model_dump(mode="json")
+    link = gateway_config(broker, tmp / "link", key, home_assistant_discovery=True)
+    link_settings = link.model_dump(mode="json")
     config = make_config(
         tmp,
         models_mirror,
         empty_camera(tmp / "cam"),
-        station=link,
+        station=link_settings,
         site={"id": SITE, "gateway_id": GATEWAY, "door_code": DOOR},
         access={
             "visitor_call": {
@@ -175,7 +176,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory, models_mirror: Path) -> Iterat
         },
     )
     _residents(config)
-    station = StationClient(station_access(broker), "station-calls", PREFIX)
+    station = StationClient(
+        station_access(broker), "station-calls", PREFIX, extra_filters=("homeassistant/#",)
+    )
     station.start()
     running = Running(config)
     running.service.start()
@@ -258,6 +261,20 @@ def test_decline_and_missed_are_logged_and_a_late_accept_does_not_open(rig: Call
     reasons = {(e["call_id"], e["reason"]) for e in rig.call_events()}
     assert (declined_call, "call_declined") in reasons
     assert (missed_call, "call_missed") in reasons and (late_call, "call_missed") in reasons
+
+
+def test_home_assistant_discovers_the_doorbell(rig: CallRig) -> None:
+    def doorbell() -> dict[str, Any] | None:
+        for message in rig.messages:
+            if message.topic.startswith("homeassistant/event/") and "/doorbell/" in message.topic:
+                return dict(message.json())
+        return None
+
+    assert rig.pump(lambda: doorbell() is not None)
+    config = doorbell()
+    assert config is not None and config["device_class"] == "doorbell"
+    assert config["state_topic"] == f"{PREFIX}/{SITE}/{GATEWAY}/events/visitor_call"
+    assert "placed" in config["event_types"] and "snapshot" not in config["value_template"]
 
 
 def test_units_nobody_can_answer_are_not_called(rig: CallRig) -> None:
