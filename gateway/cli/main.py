@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "gateway.bench.cli",
     "gateway.bench.access_latency",
     "gateway.bench.login_flood",
+    "gateway.bench.call_latency",
     "firmware_bridge.cli",
     "gateway.runtime.cli",
     "gateway.access.people_cli",
