@@ -135,7 +135,11 @@ class VisitorCallConfig(Section):
     """A visitor calls a unit from the keypad (`# # unit #`); the resident answers through the
     station (docs/mqtt.md, `answer_call`). Quiet hours are per unit, in the site's local time."""
 
-    enabled: bool = Field(True, description="Whether the keypad's call entry places calls.")
+    enabled: bool = Field(
+        True,
+        description="Whether the keypad's call entry places calls (only with `[station] "
+        "enabled`: the station relays the call to the resident).",
+    )
     ring_s: float = Field(
         45.0, ge=5.0, le=300.0, description="Ring window: no answer within it ends as missed."
     )

@@ -156,7 +156,7 @@ class AccessService:
         controller = DoorController(io, config.door)
         controller.arm()
         keypad = KeypadEntry(config.access.keypad, time.monotonic)
-        if config.access.visitor_call.enabled:
+        if config.access.visitor_call.enabled and config.station.enabled:  # who would answer?
             self.call_desk = build_call_desk(self)
             self.call_desk.start()
             self._stack.callback(self.call_desk.stop)
