@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from gateway.access.call_snapshots import CallSnapshots
 from gateway.access.policy import AccessDecision, requester_check
@@ -30,6 +31,7 @@ from gateway.access.visitor_call import (
     Call,
     CallRefused,
     CallState,
+    Placed,
     VisitorCalls,
 )
 from gateway.station.call_answer import CallAnswer, CallAnswerOutcome
@@ -116,40 +118,15 @@ class CallDesk:
     def call_key(self, typed: str) -> str | None:
         """The visitor keyed `typed` and the call key (door thread); the call id when it rings."""
         jpeg = self.parts.take_snapshot()
-        alert = None
         with self._lock:
             try:
                 with self.store.sessions.writing() as session:
-                    unit = find_called_unit(session, self.door_id, typed)
-                    placed = None if unit is None else self.calls.place(self.door_code, typed)
-                    reason = "call_unknown_unit" if placed is None else "call_placed"
-                    if isinstance(placed, CallRefused):
-                        reason = placed.reason
-                    call_id = (
-                        None
-                        if placed is None or isinstance(placed, CallRefused)
-                        else (placed.call.call_id)
-                    )
-                    record_call_event(
-                        session,
-                        gateway_id=self.gateway_id,
-                        door_id=self.door_id,
-                        call_id=call_id,
-                        outcome="placed" if call_id else "refused",
-                        verdict=Verdict.DENY,  # a call opens nothing by itself
-                        reason=reason,
-                        occurred_at=self.now(),
-                        unit=None if unit is None else unit.as_body(),
-                    )
-                    if call_id is not None and unit is not None:
-                        self._units[call_id] = unit
-                        if jpeg is not None:  # held before the row is visible to the drain
-                            self.snapshots.put(call_id, jpeg)
-                    if placed is not None and not isinstance(placed, CallRefused):
-                        alert = placed.alert
+                    placed = self._place(session, typed, jpeg)
             except SQLAlchemyError as error:
                 LOG.error("visitor call to %r could not be recorded: %s", typed, error)
-                return None
+                return None  # a call placed in memory meanwhile ends as missed, unanswered
+        call_id = None if placed is None else placed.call.call_id
+        alert = None if placed is None else placed.alert
         self.notify_outbox()
         self._wake.set()
         if alert is not None:
@@ -158,8 +135,33 @@ class CallDesk:
                 Severity.WARNING,
                 {"units": alert.units, "window_s": alert.window_s},
             )
-        LOG.info("visitor call %s: unit %s", call_id or reason, typed)
+        LOG.info("visitor call to unit %s: %s", typed, call_id or "refused")
         return call_id
+
+    def _place(self, session: Session, typed: str, jpeg: bytes | None) -> Placed | None:
+        """Decide and record one call key; the call when it rings."""
+        unit = find_called_unit(session, self.door_id, typed)
+        outcome = None if unit is None else self.calls.place(self.door_code, typed)
+        placed = outcome if isinstance(outcome, Placed) else None
+        reason = "call_unknown_unit" if outcome is None else "call_placed"
+        if isinstance(outcome, CallRefused):
+            reason = outcome.reason
+        record_call_event(
+            session,
+            gateway_id=self.gateway_id,
+            door_id=self.door_id,
+            call_id=None if placed is None else placed.call.call_id,
+            outcome="refused" if placed is None else "placed",
+            verdict=Verdict.DENY,  # a call opens nothing by itself
+            reason=reason,
+            occurred_at=self.now(),
+            unit=None if unit is None else unit.as_body(),
+        )
+        if placed is not None and unit is not None:
+            self._units[placed.call.call_id] = unit
+            if jpeg is not None:  # held before the row is visible to the drain
+                self.snapshots.put(placed.call.call_id, jpeg)
+        return placed
 
     def answer(self, answer: CallAnswer) -> CallAnswerOutcome:
         """A verified `answer_call` (station command worker)."""
@@ -227,7 +229,7 @@ class CallDesk:
         outcome: str,
         verdict: Verdict,
         reason: str,
-        session: Any = None,
+        session: Session | None = None,
         by: str | None = None,
         person_id: int | None = None,
     ) -> str:

@@ -6,7 +6,6 @@ the flood case runs last and asserts the per-door limit over every call the modu
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -277,6 +276,27 @@ def test_home_assistant_discovers_the_doorbell(rig: CallRig) -> None:
     assert "placed" in config["event_types"] and "snapshot" not in config["value_template"]
 
 
+def test_malformed_answers_are_refused_and_open_nothing(rig: CallRig) -> None:
+    before = rig.releases()
+    for args in (
+        {"call_id": "not-a-call", "answer": "accept"},
+        {"call_id": "a" * 32, "answer": "maybe"},
+        {"call_id": "a" * 32, "answer": "accept", "door": "main door"},
+        {"answer": "accept"},
+    ):
+        envelope = rig.station.send_command(
+            rig.key,
+            site=SITE,
+            gateway=GATEWAY,
+            name="answer_call",
+            args=args,
+            issued_by="station:operator",
+        )
+        result = rig.result(envelope)
+        assert not result["ok"] and result["error"] == "malformed", args
+    assert rig.releases() == before
+
+
 def test_units_nobody_can_answer_are_not_called(rig: CallRig) -> None:
     for unit in ("1999", "7777"):
         refused = rig.call(unit)
@@ -293,26 +313,13 @@ def test_station_tools_show_calls_with_snapshots_and_answer_them(
     save_private_key(rig.key, key_file)
     target = [*connection(rig.broker, tmp_path), "--site", SITE, "--gateway", GATEWAY]
     snapshots = tmp_path / "snapshots"
-    tail = threading.Thread(
-        target=run,
-        args=(
-            [
-                "station",
-                "calls",
-                *target[:10],
-                "--snapshots",
-                str(snapshots),
-                "--seconds",
-                "8",
-                "--max-events",
-                "1",
-            ],
-        ),
-    )
-    tail.start()
-    time.sleep(1.0)  # the tool subscribes before the call (events are not retained)
+    calls = [*connection(rig.broker, tmp_path), "--client-id", "calls-tool"]
+    calls = ["station", "calls", *calls, "--snapshots", str(snapshots)]
+    # a first run opens the tool's persistent session (subscribed, QoS 1): the broker keeps the
+    # call for the second run, so no timing decides whether the tool sees it
+    assert run([*calls, "--seconds", "0.1"]) == 0
     call_id = rig.call("1202")["call_id"]
-    tail.join()
+    assert run([*calls, "--seconds", "30", "--max-events", "1"]) == 0
     printed = capsys.readouterr().out
     assert f"call={call_id} placed (call_placed)" in printed and "unit=1/1/1202" in printed
     assert (snapshots / f"{call_id}.jpg").read_bytes()[:2] == b"\xff\xd8"  # a JPEG
