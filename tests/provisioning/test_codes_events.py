@@ -124,6 +124,10 @@ def test_visitor_call_events_show_with_their_call_id(
     page = staff.get("/events", params={"kind": "call"}, headers=HTML).text
     assert "call_placed" in page and "call_missed" in page
     assert page.count(f'title="{call_id}">#ab12cd34<') == 2
+    csv_lines = staff.get("/events.csv", params={"kind": "call"}).text.strip().splitlines()
+    assert csv_lines[0].endswith(",call_id") and all(
+        line.endswith(f",{call_id}") for line in csv_lines[1:]
+    )
 
 
 def test_alerts_show_snapshots_and_are_acknowledged_once(
