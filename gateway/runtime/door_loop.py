@@ -231,7 +231,9 @@ class DoorLoop:
         elif isinstance(outcome, PinSubmitted):
             decision = self.policy.resident_pin(outcome.resident_number, outcome.pin)
         elif isinstance(outcome, CallSubmitted):
-            if self.on_call is not None:  # a call opens nothing here: the answer may, later
+            if self.on_call is None:  # calls are off (or no station link to answer them)
+                self._count("call.not_enabled")
+            else:  # a call opens nothing here: the resident's answer may, later
                 self.on_call(outcome.unit)
             return
         else:

@@ -257,10 +257,10 @@ class StationLink:
         client.subscribe(self.topics.command_filter, qos=1)
         self.drain.publish_control(self.topics.availability, b"online", qos=1, retain=True)
         if self.config.home_assistant_discovery:
-            for topic, payload in (
-                discovery_message(self.config, self.topics, self.client_id),
-                doorbell_discovery_message(self.config, self.topics),
-            ):
+            discovered = [discovery_message(self.config, self.topics, self.client_id)]
+            if self.callbacks.on_call_answer is not None:  # visitor calls ring at this door
+                discovered.append(doorbell_discovery_message(self.config, self.topics))
+            for topic, payload in discovered:
                 self.drain.publish_control(topic, payload, qos=1, retain=True)
         self._publish_status()
         self.drain.set_connected(True)
