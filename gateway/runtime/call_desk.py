@@ -4,11 +4,12 @@ The door thread hands it the unit typed with the call key (`call_key`); the stat
 command worker hands it verified `answer_call` commands (`answer`); its own thread ends calls
 whose ring window passed (missed). Every outcome is an access event of method `call` with the
 call id and its outbox message, written before anything else happens: an accept's grant is
-committed before the door thread is asked to release. An answer is checked like a resident's
-remote open (`requester_check`, the same function) BEFORE it may touch the call, so a refused
-answerer (inactive, unknown, not allowed through this door) leaves the call ringing for the
-real resident. The caller's snapshot is held in memory (`CallSnapshots`) and dropped when the
-call ends. One lock serialises the state machine and its events.
+committed before the door thread is asked to release. A resident's answer is checked like their
+remote open (`requester_check`, the same function) and the resident must live in the called
+unit, BEFORE the answer may touch the call: a refused answerer (inactive, unknown, not allowed
+through this door, another unit's resident) leaves the call ringing for the real resident. The
+caller's snapshot is held in memory (`CallSnapshots`) and dropped when the call ends. One lock
+serialises the state machine and its events.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from gateway.access.visitor_call import (
 )
 from gateway.station.call_answer import CallAnswer, CallAnswerOutcome
 from gateway.store.base import Method, Severity, Verdict
+from gateway.store.schema_people import Person
 from gateway.store.store import Store
 from gateway.store.visitor_call_events import CalledUnit, find_called_unit, record_call_event
 
@@ -189,6 +191,8 @@ class CallDesk:
                 result = AnswerRefused("expired")
             elif not check.allowed:
                 result = AnswerRefused(f"answer_{check.reason}"[:64])
+            elif not self._of_called_unit(session, check.person_id, answer.call_id):
+                result = AnswerRefused("answer_not_of_called_unit")
             else:
                 door = self.door_code if answer.door is None else answer.door
                 result = self.calls.answer(answer.call_id, door, answer.accept)
@@ -222,6 +226,14 @@ class CallDesk:
                 check.person_id,
             )
         return CallAnswerOutcome(True, f"call_{call.state}", accepted, event_id), call
+
+    def _of_called_unit(self, session: Session, person_id: int | None, call_id: str) -> bool:
+        """A resident may answer only a call to their own unit (the station itself: any)."""
+        unit = self._units.get(call_id)
+        if person_id is None or unit is None:  # the station, or a call not ringing (refused)
+            return True
+        person = session.get(Person, person_id)
+        return person is not None and person.unit_id == unit.unit_id
 
     def _ended(
         self,

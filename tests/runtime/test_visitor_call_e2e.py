@@ -205,6 +205,8 @@ def test_accept_opens_once_and_nothing_else_opens(rig: CallRig) -> None:
     # none of these may open: an inactive resident, a forged key, another door, another call
     inactive = rig.result(rig.answer(call_id, "accept", "resident:R-OLD"))
     assert not inactive["ok"] and inactive["message"] == "answer_person_inactive"
+    neighbour = rig.result(rig.answer(call_id, "accept", "resident:R-1202"))
+    assert not neighbour["ok"] and neighbour["message"] == "answer_not_of_called_unit"
     forged = rig.result(rig.answer(call_id, "accept", "resident:R-1201", key=_other_key()))
     assert not forged["ok"] and forged["error"] == "bad_signature"
     other_door = rig.result(rig.answer(call_id, "accept", "resident:R-1201", door="side"))
@@ -233,7 +235,7 @@ def test_accept_opens_once_and_nothing_else_opens(rig: CallRig) -> None:
         )
     )
     outcomes = [e["outcome"] for e in rig.call_events() if e["call_id"] == call_id]
-    assert outcomes == ["placed", "refused", "refused", "accepted", "refused"]
+    assert outcomes == ["placed", "refused", "refused", "refused", "accepted", "refused"]
     assert [e["verdict"] for e in rig.call_events() if e["outcome"] == "accepted"] == ["grant"]
     assert rig.releases() == before + 1
 
