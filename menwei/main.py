@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import firmware_bridge.cli
 import gateway.access.people_cli
 import gateway.bench.access_latency
+import gateway.bench.call_latency
 import gateway.bench.cli
 import gateway.bench.login_flood
 import gateway.cli.config_cmd
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.bench.cli.register(subparsers)
     gateway.bench.access_latency.register(subparsers)
     gateway.bench.login_flood.register(subparsers, staff_page=serve_staff_page)
+    gateway.bench.call_latency.register(subparsers)
     firmware_bridge.cli.register(subparsers, read_door_section=read_door_section)
     gateway.runtime.cli.register(subparsers, staff_page=serve_staff_page)
     gateway.access.people_cli.register(subparsers)

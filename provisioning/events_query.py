@@ -46,10 +46,11 @@ class EventRow:
             e.reason_code,
             self.person_label,
             "" if e.score is None else f"{e.score:.3f}",
+            e.call_id or "",
         ]
 
 
-EVENT_COLUMNS = ["occurred_at", "door", "method", "verdict", "reason", "person", "score"]
+EVENT_COLUMNS = ["occurred_at", "door", "method", "verdict", "reason", "person", "score", "call_id"]
 
 
 def person_label(person: Person | None, pseudonym: str | None) -> str:

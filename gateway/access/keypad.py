@@ -6,6 +6,8 @@ Grammar (docs/keypad.md), the "user number + PIN" entry of Hikvision/ZKTeco term
                         credential, that person's PIN);
 * `# number # PIN #`    a resident PIN: the resident number shown on the person's page, then the
                         PIN, so the door checks ONE argon2 hash, never every resident's;
+* `# # unit #`           a visitor call: the unit (room) number, then the call key (`#`);
+                        the call desk rings the unit's residents through the station;
 * `*`                   clears whatever was typed.
 
 Pure and clock-injected. What is typed leaves this module only inside `CodeSubmitted` or
@@ -41,14 +43,23 @@ class PinSubmitted:
     pin: str = field(repr=False)
 
 
+@dataclass(frozen=True)
+class CallSubmitted:
+    """A visitor call: `# # unit #` (not a secret; calls are not guesses and never lock)."""
+
+    unit: str
+
+
 PIN_MIN_LENGTH = 4
 PIN_MAX_LENGTH = 12
+CALL_MAX_LENGTH = 8
 
 
 class _Mode(Enum):
     CODE = "code"  # digits for a visitor code (the default)
     NUMBER = "number"  # after a leading '#': the resident number
     PIN = "pin"  # after '# number #': the PIN
+    CALL = "call"  # after '# #': the unit to call
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ class KeypadLocked:
     until: float
 
 
-KeypadOutcome = CodeSubmitted | PinSubmitted | KeyRejected | KeypadLocked
+KeypadOutcome = CodeSubmitted | PinSubmitted | CallSubmitted | KeyRejected | KeypadLocked
 
 
 class KeypadEntry:
@@ -107,6 +118,8 @@ class KeypadEntry:
             return self.config.max_resident_number_length
         if self._mode is _Mode.PIN:
             return PIN_MAX_LENGTH
+        if self._mode is _Mode.CALL:
+            return CALL_MAX_LENGTH
         return self.config.max_code_length
 
     def press(self, key: str) -> KeypadOutcome | None:
@@ -141,11 +154,17 @@ class KeypadEntry:
             return None
         if self._mode is _Mode.NUMBER:
             if not typed:
-                self._clear()
-                return self._reject("too_short")
+                self._mode = _Mode.CALL  # '# #': a unit to call follows
+                return None
             self._resident_number = typed
             self._mode = _Mode.PIN
             return None
+        if self._mode is _Mode.CALL:
+            self._clear()
+            if not typed:
+                return self._reject("too_short")
+            self._count("call_submitted")
+            return CallSubmitted(typed)
         if self._mode is _Mode.PIN:
             number = self._resident_number
             self._clear()

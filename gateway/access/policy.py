@@ -62,6 +62,32 @@ class AccessDecision:
 
 
 @dataclass(frozen=True)
+class RequesterCheck:
+    """Whether a station requester may open this door now, and who they are."""
+
+    allowed: bool
+    reason: str  # station_open, or the resident's check (ok, inactive, unknown_person, ...)
+    person_id: int | None = None
+
+
+def requester_check(
+    session: Session, requested_by: Requester, door_id: int, at: datetime
+) -> RequesterCheck:
+    """The check of a remote open and of a visitor call's accept: the station itself may open;
+    a resident must exist and be allowed through this door now (active, valid dates, schedule),
+    like any other credential of theirs."""
+    if not requested_by.is_resident:
+        return RequesterCheck(True, "station_open")
+    person_id = session.scalars(
+        select(Person.id).where(Person.external_id == requested_by.name)
+    ).one_or_none()
+    if person_id is None:
+        return RequesterCheck(False, "unknown_person")
+    access = check_access(session, person_id, door_id, at)
+    return RequesterCheck(access.allowed, access.reason, person_id)
+
+
+@dataclass(frozen=True)
 class _Attempt:
     method: Method
     granted: bool
@@ -302,14 +328,8 @@ class AccessPolicy:
         def judge(session: Session, at: datetime) -> _Attempt:
             if at >= expires_at:
                 return _Attempt(Method.REMOTE, False, "expired")
-            if not requested_by.is_resident:
-                return _Attempt(Method.REMOTE, True, "station_open")
-            person_id = session.scalars(
-                select(Person.id).where(Person.external_id == requested_by.name)
-            ).one_or_none()
-            if person_id is None:
-                return _Attempt(Method.REMOTE, False, "unknown_person")
-            return self._person(session, Method.REMOTE, person_id, at)
+            check = requester_check(session, requested_by, self.door_id, at)
+            return _Attempt(Method.REMOTE, check.allowed, check.reason, check.person_id)
 
         LOG.info("remote open %s requested by %s", command_id, requested_by)
         return self._decide(Method.REMOTE, judge)

@@ -3,7 +3,11 @@ second-factor window, and the suspicious-person rules."""
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+QUIET_SPAN = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
 
 
 class Section(BaseModel):
@@ -127,6 +131,48 @@ class TailgateConfig(Section):
     )
 
 
+class VisitorCallConfig(Section):
+    """A visitor calls a unit from the keypad (`# # unit #`); the resident answers through the
+    station (docs/mqtt.md, `answer_call`). Quiet hours are per unit, in the site's local time."""
+
+    enabled: bool = Field(
+        True,
+        description="Whether the keypad's call entry places calls (only with `[station] "
+        "enabled`: the station relays the call to the resident).",
+    )
+    ring_s: float = Field(
+        45.0, ge=5.0, le=300.0, description="Ring window: no answer within it ends as missed."
+    )
+    door_max_calls: int = Field(
+        6, ge=1, le=1000, description="Calls one door may place per `door_window_s`."
+    )
+    door_window_s: float = Field(60.0, ge=1.0, le=86400.0, description="Per-door rate window.")
+    unit_max_calls: int = Field(
+        3, ge=1, le=1000, description="Calls one unit may receive per `unit_window_s`."
+    )
+    unit_window_s: float = Field(300.0, ge=1.0, le=86400.0, description="Per-unit rate window.")
+    scan_units: int = Field(
+        5,
+        ge=2,
+        le=1000,
+        description="Alert `call_unit_scan` when one door calls this many different units "
+        "within `scan_window_s`.",
+    )
+    scan_window_s: float = Field(120.0, ge=1.0, le=86400.0, description="Window of that alert.")
+    quiet_hours: dict[str, str] = Field(
+        default_factory=dict,
+        description='Units that reject calls at night: unit as typed -> "HH:MM-HH:MM" '
+        '(local time; may wrap midnight), e.g. {"1201" = "22:00-07:00"}.',
+    )
+
+    @model_validator(mode="after")
+    def _quiet_hours(self) -> VisitorCallConfig:
+        for unit, span in self.quiet_hours.items():
+            if not unit.isdigit() or QUIET_SPAN.fullmatch(span) is None:
+                raise ValueError(f'quiet_hours: {unit!r} = {span!r} is not digits = "HH:MM-HH:MM"')
+        return self
+
+
 class AccessConfig(Section):
     """Access policy settings."""
 
@@ -135,3 +181,4 @@ class AccessConfig(Section):
     second_factor: SecondFactorConfig = Field(default_factory=SecondFactorConfig)
     loiter: LoiterConfig = Field(default_factory=LoiterConfig)
     tailgate: TailgateConfig = Field(default_factory=TailgateConfig)
+    visitor_call: VisitorCallConfig = Field(default_factory=VisitorCallConfig)

@@ -27,7 +27,7 @@ from firmware_bridge.io import (
 from firmware_bridge.wiegand import CardRead, KeypadKey
 from gateway.access.alerts import AlertRecorder
 from gateway.access.card_guard import UnknownCardGuard
-from gateway.access.keypad import CodeSubmitted, KeypadEntry, PinSubmitted
+from gateway.access.keypad import CallSubmitted, CodeSubmitted, KeypadEntry, PinSubmitted
 from gateway.access.policy import AccessDecision, AccessPolicy
 from gateway.store.base import Method, Severity
 from gateway.worker import LoopWorker
@@ -75,8 +75,10 @@ class DoorLoop:
         clock_ns: Callable[[], int],
         on_decision: Callable[[AccessDecision], None] | None = None,
         card_guard: UnknownCardGuard | None = None,
+        on_call: Callable[[str], object] | None = None,
     ) -> None:
         self.door = door
+        self.on_call = on_call  # the call desk: `# # unit #` was keyed
         self.policy = policy
         self.keypad = keypad
         self.card_guard = card_guard
@@ -232,6 +234,12 @@ class DoorLoop:
             decision = self.policy.keypad_digits(outcome.code)
         elif isinstance(outcome, PinSubmitted):
             decision = self.policy.resident_pin(outcome.resident_number, outcome.pin)
+        elif isinstance(outcome, CallSubmitted):
+            if self.on_call is None:  # calls are off (or no station link to answer them)
+                self._count("call.not_enabled")
+            else:  # a call opens nothing here: the resident's answer may, later
+                self.on_call(outcome.unit)
+            return
         else:
             return
         # A store error judged nothing: it neither counts as a guess nor resets the count.

@@ -47,6 +47,8 @@ from gateway.ops.sdnotify import Liveness
 from gateway.ops.service_hooks import OpsRuntime, service_liveness, start_ops
 from gateway.ops.telemetry import Provider, standard_sources
 from gateway.runtime.bootstrap import ensure_door
+from gateway.runtime.call_desk import CallDesk
+from gateway.runtime.call_wiring import build_call_desk
 from gateway.runtime.door_loop import DoorLoop
 from gateway.runtime.recognition import (
     RecognitionLoader,
@@ -106,6 +108,7 @@ class AccessService:
         self.ops: OpsRuntime | None = None
         self.station: StationLink | None = None
         self._application: Application | None = None
+        self.call_desk: CallDesk | None = None
 
     def __enter__(self) -> AccessService:
         self.start()
@@ -159,6 +162,10 @@ class AccessService:
         controller = DoorController(io, config.door)
         controller.arm()
         keypad = KeypadEntry(config.access.keypad, time.monotonic)
+        if config.access.visitor_call.enabled and config.station.enabled:  # who would answer?
+            self.call_desk = build_call_desk(self)
+            self.call_desk.start()
+            self._stack.callback(self.call_desk.stop)
         self.door_loop = DoorLoop(
             controller,
             self.policy,
@@ -167,6 +174,7 @@ class AccessService:
             time.monotonic_ns,
             self._on_decision,
             UnknownCardGuard(config.access.card_reader, time.monotonic),
+            None if self.call_desk is None else self.call_desk.call_key,
         )
         self.door_loop.start()
         self._stack.callback(self.door_loop.stop)
@@ -191,7 +199,9 @@ class AccessService:
         self.vision_loop.start()
         self._stack.callback(self.vision_loop.stop)
         self._application = self._build_application(store, pipeline, rule)
-        self.station = start_station_link(self._application, self.telemetry_sources())
+        self.station = start_station_link(
+            self._application, self.telemetry_sources(), self.call_desk
+        )
         if self.station is not None:
             self._stack.callback(self.station.stop)
         self.ops = start_ops(
@@ -259,6 +269,11 @@ class AccessService:
             )
         except SQLAlchemyError as error:
             LOG.error("confusable-faces check failed at start-up: %s", error)
+
+    def notify_decision(self, decision: AccessDecision) -> None:
+        """Tell the listener (demo printer, tests) about a decision made outside the loops."""
+        if self._on_decision is not None:
+            self._on_decision(decision)
 
     def reload_galleries(self) -> int:
         """Rebuild both galleries from the store (after enrolment, erasure or a station sync) and

@@ -10,14 +10,17 @@ from __future__ import annotations
 from gateway.application.app import Application
 from gateway.application.status import station_status
 from gateway.ops.telemetry import Provider, collect_telemetry
+from gateway.runtime.call_desk import CallDesk
 from gateway.station.commands import StationCallbacks
 from gateway.station.config_access import ModelConfigAccess
 from gateway.station.link import StationLink
 
 
-def start_station_link(app: Application, sources: dict[str, Provider]) -> StationLink | None:
+def start_station_link(
+    app: Application, sources: dict[str, Provider], desk: CallDesk | None = None
+) -> StationLink | None:
     """Build and start the link when `[station] enabled`; None otherwise. `sources` is one set
-    of telemetry providers (the fps provider keeps state)."""
+    of telemetry providers (the fps provider keeps state); `desk` answers visitor calls."""
     config = app.config
     if not config.station.enabled:
         return None
@@ -34,6 +37,9 @@ def start_station_link(app: Application, sources: dict[str, Provider]) -> Statio
         on_watchlist_changed=reload,
         on_people_changed=reload,
     )
+    if desk is not None:
+        callbacks.on_call_answer = desk.answer
+        callbacks.call_snapshot = desk.snapshot_of
     link = StationLink(
         config.station,
         app.store,
@@ -45,4 +51,6 @@ def start_station_link(app: Application, sources: dict[str, Provider]) -> Statio
         now=app.now,
     )
     link.start()
+    if desk is not None:
+        desk.notify_outbox = link.notify
     return link

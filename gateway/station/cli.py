@@ -1,8 +1,9 @@
 """`menwei station ...`: the station-side tools an operator or integrator runs against the broker.
 
 keygen (Ed25519 station key), tail (pretty-print events and alerts, save snapshots, report gaps),
-open, issue-code, push-watchlist, push-people, replay (all signed with the station key, each
-waits for and prints the gateway's result), and bench (outbox drain throughput).
+calls (tail visitor calls, saving each caller's snapshot), open, answer (a visitor call),
+issue-code, push-watchlist, push-people, replay (all signed with the station key, each waits for
+and prints the gateway's result), and bench (outbox drain throughput).
 """
 
 from __future__ import annotations
@@ -167,6 +168,60 @@ def _open(args: argparse.Namespace) -> int:
     return _send(args, "open", {})
 
 
+def _describe_call(message: Received, snapshots: Path | None) -> str | None:
+    if not message.topic.endswith("/events/visitor_call"):
+        return None
+    payload = message.json()
+    body = payload["body"]
+    snapshot = body.get("snapshot") or {}
+    saved = ""
+    if snapshots is not None and snapshot.get("data") and body.get("call_id"):
+        snapshots.mkdir(parents=True, exist_ok=True)
+        path = snapshots / f"{body['call_id']}.jpg"
+        path.write_bytes(base64.b64decode(snapshot["data"]))
+        saved = f" snapshot={path}"
+    unit = body.get("unit") or {}
+    where = "/".join(unit.get(k, "?") for k in ("building", "unit_number", "room_number"))
+    by = f" by={body['answered_by']}" if body.get("answered_by") else ""
+    return (
+        f"{body['occurred_at']} {payload['gateway']} door={body['door']} unit={where or '-'} "
+        f"call={body['call_id']} {body['outcome']} ({body['reason']}){by}{saved}"
+    )
+
+
+def _calls(args: argparse.Namespace) -> int:
+    client = _client(args, clean_start=False)
+    shown = 0
+    try:
+        end = None if args.seconds is None else time.monotonic() + args.seconds
+        while (end is None or time.monotonic() < end) and (
+            args.max_events is None or shown < args.max_events
+        ):
+            try:
+                message = client.received.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            line = _describe_call(message, args.snapshots)
+            if line is not None:
+                print(line, flush=True)
+                shown += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.stop()
+    return 0
+
+
+def _answer(args: argparse.Namespace) -> int:
+    command_args: dict[str, Any] = {
+        "call_id": args.call_id,
+        "answer": "accept" if args.accept else "decline",
+    }
+    if args.door is not None:
+        command_args["door"] = args.door
+    return _send(args, "answer_call", command_args)
+
+
 def _issue_code(args: argparse.Namespace) -> int:
     building, unit, room = args.unit.split("/")
     code = args.code or f"{secrets.randbelow(10**args.digits):0{args.digits}d}"
@@ -232,6 +287,22 @@ def register(subparsers: Any) -> None:
     tail.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     tail.add_argument("--max-events", type=int, help="stop after this many events")
     tail.set_defaults(func=_tail)
+
+    calls = commands.add_parser("calls", help="print visitor calls, save callers' snapshots")
+    _connection_args(calls)
+    calls.add_argument("--snapshots", type=Path, help="folder for CALL_ID.jpg snapshots")
+    calls.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    calls.add_argument("--max-events", type=int, help="stop after this many call events")
+    calls.set_defaults(func=_calls)
+
+    answer = commands.add_parser("answer", help="answer a visitor call (accept opens once)")
+    _target_args(answer)
+    answer.add_argument("call_id", metavar="CALL_ID", help="call_id of the visitor_call event")
+    choice = answer.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--accept", action="store_true", help="open the door for the caller")
+    choice.add_argument("--decline", action="store_true")
+    answer.add_argument("--door", help="the call's door code (refused if it is not)")
+    answer.set_defaults(func=_answer)
 
     open_ = commands.add_parser("open", help="signed remote open of a gateway's door")
     _target_args(open_)

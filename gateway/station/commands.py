@@ -19,6 +19,7 @@ from gateway.application.actor import Actor
 from gateway.application.remote_open import OpenOutcome, RemoteOpen
 from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef, VisitorCodes
 from gateway.config.station import StationConfig
+from gateway.station.call_answer import CallAnswer, CallAnswerOutcome, parse_answer_args
 from gateway.station.people_sync import apply_people_delta
 from gateway.station.sync import SyncRefused, apply_watchlist_delta, parse_time
 from gateway.station.verify import VerifiedCommand
@@ -62,6 +63,8 @@ class StationCallbacks:
     on_watchlist_changed: Callable[[], None] | None = None
     on_people_changed: Callable[[], None] | None = None
     telemetry: Callable[[], Mapping[str, float | None]] | None = None  # runtime figures
+    on_call_answer: Callable[[CallAnswer], CallAnswerOutcome] | None = None  # visitor calls
+    call_snapshot: Callable[[str], bytes | None] | None = None  # a ringing call's snapshot
 
 
 # The station protocol's error codes for a refused visitor code (docs/mqtt.md).
@@ -104,6 +107,7 @@ class CommandHandlers:
             "set_config": self._set_config,
             "snapshot": self._snapshot,
             "replay": self._replay,
+            "answer_call": self._answer_call,
         }
 
     def run(self, command: VerifiedCommand, now: datetime) -> CommandResult:
@@ -128,6 +132,27 @@ class CommandHandlers:
         if not outcome.opened:
             return _refused("open_denied", outcome.reason)
         data = {"event_id": outcome.event_id} if outcome.event_id else {}
+        return CommandResult(True, None, outcome.reason, data)
+
+    def _answer_call(self, command: VerifiedCommand, now: datetime) -> CommandResult:
+        callback = self.callbacks.on_call_answer
+        if callback is None:
+            return _refused("not_supported", "visitor calls are not enabled on this gateway")
+        parsed = parse_answer_args(command.args)
+        if isinstance(parsed, str):
+            return _refused("malformed", parsed)
+        if self.clock() >= command.expires_at:
+            return _refused("expired", "the answer expired before it could run")
+        call_id, door, accept = parsed
+        answer = CallAnswer(
+            command.command_id, call_id, door, accept, command.requester, command.expires_at
+        )
+        outcome = callback(answer)
+        data: dict[str, Any] = {"call_id": call_id, "opened": outcome.opened}
+        if outcome.event_id:
+            data["event_id"] = outcome.event_id
+        if not outcome.ok:
+            return CommandResult(False, "answer_refused", outcome.reason, data)
         return CommandResult(True, None, outcome.reason, data)
 
     def _issue_code(self, command: VerifiedCommand, now: datetime) -> CommandResult:

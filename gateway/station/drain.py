@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.config.station import StationConfig
-from gateway.station.envelope import OutgoingMessage, build_message
+from gateway.station.envelope import CallSnapshot, OutgoingMessage, build_message
 from gateway.station.outbox_rows import compact, delete_expired, pending_after, rows_in_range
 from gateway.station.topics import Topics
 from gateway.store.events import mark_delivered
@@ -78,8 +78,10 @@ class OutboxDrain:
         config: StationConfig,
         publish: Publish,
         now: Callable[[], datetime],
+        call_snapshot: CallSnapshot | None = None,
     ) -> None:
         self.store = store
+        self.call_snapshot = call_snapshot
         self.gateway_id = gateway_id
         self.topics = topics
         self.config = config
@@ -208,6 +210,7 @@ class OutboxDrain:
                         row,
                         self.topics,
                         max_snapshot_bytes=self.config.max_snapshot_bytes,
+                        call_snapshot=self.call_snapshot,
                     )
                     for row in rows
                 ]
@@ -250,6 +253,7 @@ class OutboxDrain:
                     self.topics,
                     max_snapshot_bytes=self.config.max_snapshot_bytes,
                     replayed=True,
+                    call_snapshot=self.call_snapshot,
                 )
                 for row in rows
             ]

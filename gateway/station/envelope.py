@@ -4,7 +4,8 @@ Envelope: v, id (UUIDv7), seq (per-gateway, gapless), site, gateway, type, creat
 body. The id is stable across re-sends: an access event keeps its event_id; any other row gets a
 UUIDv7 derived from its created_at and sha256(gateway, seq), so a duplicate always carries the
 same id. Alerts get their snapshot inline (base64 JPEG, bounded); access events never carry
-biometric data (the outbox payload has none, and the envelope adds none).
+biometric data (the outbox payload has none, and the envelope adds none). A visitor call's
+`placed` message gets the caller's snapshot from memory while the call rings (never stored).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,8 @@ from gateway.store.schema_events import Alert, OutboxMessage
 ENVELOPE_VERSION = 1
 COMMAND_RESULT_TOPIC = "command_result"
 COMPACTED_TOPIC = "compacted"
+VISITOR_CALL_TOPIC = "visitor_call"  # gateway.store.visitor_call_events writes these rows
+CallSnapshot = Callable[[str], bytes | None]  # call id -> the ringing call's JPEG, or None
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ def message_topic(topics: Topics, row_topic: str, body: dict[str, Any]) -> str:
         return topics.event("visitor" if body.get("method") == "code" else "access")
     if row_topic == "alert":
         return topics.event("alert")
+    if row_topic == VISITOR_CALL_TOPIC:
+        return topics.event("visitor_call")
     if row_topic == COMPACTED_TOPIC:
         return topics.event("compacted")
     if row_topic == COMMAND_RESULT_TOPIC:
@@ -71,6 +77,22 @@ def _snapshot(session: Session, body: dict[str, Any], max_bytes: int) -> dict[st
     return {"content_type": "image/jpeg", "bytes": len(jpeg), "truncated": False, "data": data}
 
 
+def _call_snapshot(
+    body: dict[str, Any], call_snapshot: CallSnapshot | None, max_bytes: int
+) -> dict[str, Any] | None:
+    """A placed call's snapshot while the call rings; None once it ended (it was deleted)."""
+    call_id = body.get("call_id")
+    if body.get("outcome") != "placed" or call_snapshot is None or not isinstance(call_id, str):
+        return None
+    jpeg = call_snapshot(call_id)
+    if jpeg is None:
+        return None
+    if len(jpeg) > max_bytes:
+        return {"content_type": "image/jpeg", "bytes": len(jpeg), "truncated": True, "data": None}
+    data = base64.b64encode(jpeg).decode("ascii")
+    return {"content_type": "image/jpeg", "bytes": len(jpeg), "truncated": False, "data": data}
+
+
 def build_message(
     session: Session,
     row: OutboxMessage,
@@ -78,14 +100,17 @@ def build_message(
     *,
     max_snapshot_bytes: int,
     replayed: bool = False,
+    call_snapshot: CallSnapshot | None = None,
 ) -> OutgoingMessage:
     body = dict(row.payload)
     if row.topic == "alert":
         body["snapshot"] = _snapshot(session, body, max_snapshot_bytes)
+    if row.topic == VISITOR_CALL_TOPIC:
+        body["snapshot"] = _call_snapshot(body, call_snapshot, max_snapshot_bytes)
     event_id = body.get("event_id")
     message_id = (
         event_id
-        if row.topic == "access_event" and isinstance(event_id, str)
+        if row.topic in ("access_event", VISITOR_CALL_TOPIC) and isinstance(event_id, str)
         else stable_uuid7(row.created_at, row.gateway_id, row.seq)
     )
     envelope = {

@@ -36,7 +36,12 @@ from gateway.station.keys import load_public_key
 from gateway.station.mqtt_client import BrokerAccess, connect_async, make_client, read_password
 from gateway.station.nonces import NonceCache
 from gateway.station.refusals import RefusalLimiter
-from gateway.station.status import discovery_message, status_payload, telemetry_payload
+from gateway.station.status import (
+    discovery_message,
+    doorbell_discovery_message,
+    status_payload,
+    telemetry_payload,
+)
 from gateway.station.topics import Topics
 from gateway.station.verify import Expectation
 from gateway.store.store import Store
@@ -115,7 +120,15 @@ class StationLink:
         )
         self.client.max_inflight_messages_set(config.inflight_window)
         self.client.max_queued_messages_set(0)
-        self.drain = OutboxDrain(store, gateway_id, self.topics, config, self._publish, now)
+        self.drain = OutboxDrain(
+            store,
+            gateway_id,
+            self.topics,
+            config,
+            self._publish,
+            now,
+            call_snapshot=self.callbacks.call_snapshot,
+        )
         self.nonces: NonceCache | None = None
         self.handlers = CommandHandlers(
             store,
@@ -244,8 +257,11 @@ class StationLink:
         client.subscribe(self.topics.command_filter, qos=1)
         self.drain.publish_control(self.topics.availability, b"online", qos=1, retain=True)
         if self.config.home_assistant_discovery:
-            topic, payload = discovery_message(self.config, self.topics, self.client_id)
-            self.drain.publish_control(topic, payload, qos=1, retain=True)
+            discovered = [discovery_message(self.config, self.topics, self.client_id)]
+            if self.callbacks.on_call_answer is not None:  # visitor calls ring at this door
+                discovered.append(doorbell_discovery_message(self.config, self.topics))
+            for topic, payload in discovered:
+                self.drain.publish_control(topic, payload, qos=1, retain=True)
         self._publish_status()
         self.drain.set_connected(True)
 

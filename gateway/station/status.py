@@ -1,4 +1,4 @@
-"""Status, telemetry and Home Assistant discovery payloads.
+"""Status, telemetry and Home Assistant discovery payloads (the door lock, the doorbell).
 
 Status (retained, QoS 1): door state and health as the runtime reports them, plus the outbox
 watermark. The runtime's `status()` callback should return {"door": {"lock_state": one of
@@ -104,5 +104,32 @@ def discovery_message(config: StationConfig, topics: Topics, client_id: str) -> 
             "manufacturer": "menwei",
             "model": "edge access gateway",
         },
+    }
+    return topic, _dumps(payload)
+
+
+CALL_OUTCOMES = ["placed", "accepted", "declined", "missed", "refused"]
+
+
+def doorbell_discovery_message(config: StationConfig, topics: Topics) -> tuple[str, bytes]:
+    """HA MQTT discovery of visitor calls as a doorbell event entity: each visitor_call message
+    fires an event named by its outcome, with the call id and unit (never the snapshot)."""
+    object_id = f"{topics.site}_{topics.gateway}".replace(".", "_")
+    topic = f"{config.home_assistant_prefix}/event/{object_id}/doorbell/config"
+    payload = {
+        "name": "Doorbell",
+        "unique_id": f"menwei_{object_id}_doorbell",
+        "device_class": "doorbell",
+        "state_topic": topics.event("visitor_call"),
+        "event_types": CALL_OUTCOMES,
+        "value_template": (
+            "{{ {'event_type': value_json.body.outcome, 'call_id': value_json.body.call_id, "
+            "'unit': value_json.body.unit, 'reason': value_json.body.reason} | to_json }}"
+        ),
+        "availability_topic": topics.availability,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "qos": 1,
+        "device": {"identifiers": [f"menwei_{object_id}"]},
     }
     return topic, _dumps(payload)

@@ -1,7 +1,8 @@
 """The topic tree: every topic the gateway publishes or subscribes, built from one place.
 
 <prefix>/<site>/<gateway>/ followed by: availability, status, telemetry, events/access,
-events/visitor, events/alert, events/compacted, cmd/<name>, cmd_result/<name>. See docs/mqtt.md.
+events/visitor, events/visitor_call, events/alert, events/compacted, cmd/<name>,
+cmd_result/<name>. See docs/mqtt.md.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ COMMAND_NAMES = (
     "set_config",
     "snapshot",
     "replay",
+    "answer_call",
 )
-EVENT_KINDS = ("access", "visitor", "alert", "compacted")
+EVENT_KINDS = ("access", "visitor", "visitor_call", "alert", "compacted")
 
 
 @dataclass(frozen=True)

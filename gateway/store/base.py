@@ -68,6 +68,7 @@ class Method(StrEnum):
     CODE = "code"
     PIN = "pin"
     REMOTE = "remote"
+    CALL = "call"  # a visitor call: placed, answered, declined, missed (access_event.call_id)
     EXIT = "exit"
     FIRE = "fire"
 

@@ -44,6 +44,7 @@ class AccessEvent(Base):
     verdict: Mapped[Verdict] = mapped_column(enum_column(Verdict, "access_verdict"))
     reason_code: Mapped[str] = mapped_column(String(64))
     score: Mapped[float | None] = mapped_column(Float)
+    call_id: Mapped[str | None] = mapped_column(String(64))  # the visitor call it belongs to
 
 
 class Alert(Base):

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.access.keypad import (
+    CallSubmitted,
     CodeSubmitted,
     KeypadEntry,
     KeypadLocked,
@@ -138,13 +139,22 @@ def test_resident_entry_is_cleared_by_star_timeout_and_bad_lengths() -> None:
     clock = Clock()
     pad = KeypadEntry(KeypadConfig(entry_timeout_s=5, max_resident_number_length=4), clock)
     assert _type(pad, clock, "#17#48*1234#") == [CodeSubmitted("1234")]  # '*' left PIN mode
-    assert _type(pad, clock, "##") == [KeyRejected("too_short")]  # no resident number
+    assert _type(pad, clock, "###") == [KeyRejected("too_short")]  # no unit to call
     assert _type(pad, clock, "#17#123#") == [KeyRejected("too_short")]  # PIN too short
     assert _type(pad, clock, "#12345") == [KeyRejected("overflow")]
     assert _type(pad, clock, "#1#" + "1" * 13) == [KeyRejected("overflow")]
     _type(pad, clock, "#17#4829")
     clock.now += 6  # walked away mid-PIN: the half-typed PIN is not joined to new digits
     assert _type(pad, clock, "16#") == [KeyRejected("too_short")]
+
+
+def test_hash_hash_unit_hash_calls_the_unit() -> None:
+    clock = Clock()
+    pad = KeypadEntry(KeypadConfig(), clock)
+    assert _type(pad, clock, "##1201#") == [CallSubmitted("1201")]
+    assert _type(pad, clock, "##12*123456#") == [CodeSubmitted("123456")]  # '*' left call mode
+    assert _type(pad, clock, "##123456789") == [KeyRejected("overflow")]
+    assert pad.counters["call_submitted"] == 1
 
 
 def test_wrong_pins_and_wrong_codes_share_the_lockout() -> None:

@@ -123,6 +123,34 @@ def test_events_filter_and_csv_export(harness: PageHarness, staff: TestClient) -
     assert "王芳" in staff.get("/", headers=HTML).text  # dashboard recent events
 
 
+def test_visitor_call_events_show_with_their_call_id(
+    harness: PageHarness, staff: TestClient
+) -> None:
+    from gateway.store.visitor_call_events import record_call_event
+
+    call_id = "ab12cd34" + "0" * 24
+    with harness.store.sessions.writing() as session:
+        for outcome, reason in (("placed", "call_placed"), ("missed", "call_missed")):
+            record_call_event(
+                session,
+                gateway_id="gw-1",
+                door_id=harness.app.state.context.door_id,
+                call_id=call_id,
+                outcome=outcome,
+                verdict=Verdict.DENY,
+                reason=reason,
+                occurred_at=harness.clock(),
+                unit=None,
+            )
+    page = staff.get("/events", params={"kind": "call"}, headers=HTML).text
+    assert "call_placed" in page and "call_missed" in page
+    assert page.count(f'title="{call_id}">#ab12cd34<') == 2
+    csv_lines = staff.get("/events.csv", params={"kind": "call"}).text.strip().splitlines()
+    assert csv_lines[0].endswith(",call_id") and all(
+        line.endswith(f",{call_id}") for line in csv_lines[1:]
+    )
+
+
 def test_alerts_show_snapshots_and_are_acknowledged_once(
     harness: PageHarness, staff: TestClient
 ) -> None:

@@ -24,7 +24,7 @@ def test_fresh_store_is_at_head_and_matches_the_models(
     store = open_store(store_config(empty_backend_url, key_file, tmp_path))
     try:
         assert store.migration.from_revision is None
-        assert store.migration.to_revision == head_revision() == "0004"
+        assert store.migration.to_revision == head_revision() == "0005"
         assert store.migration.backup is None  # nothing to back up in an empty database
         with store.engine.connect() as connection:
             diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
