@@ -1,70 +1,65 @@
-"""Builds the call desk from the running service: its config, store, door, camera and alerts.
+"""Builds the call desk for one door from explicit parts: config, store, clocks, and callables
+the service lends (the camera's latest frame, the door's expiring grant, the alert recorder).
 
-Like the station wiring, the desk borrows the service's parts through small functions read at
-call time (the camera and the door thread start after the desk is built). A release asked for
-an accepted call is bounded by the answer's own expiry, as a remote open is.
+The camera and the door thread start after the desk is built, so the service passes getters
+read at call time; nothing here knows the service. A release asked for an accepted call is
+bounded by the answer's own expiry, as a remote open is.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from gateway.access.alerts import encode_snapshot
 from gateway.access.visitor_call import VisitorCalls
+from gateway.camera.runtime import Camera
+from gateway.config.model import GatewayConfig
 from gateway.runtime.call_desk import CallDesk, DeskParts
-from gateway.store.base import Severity
+from gateway.runtime.door_loop import DoorLoop
+from gateway.store.store import Store
 
-if TYPE_CHECKING:
-    from gateway.runtime.service import AccessService
+Clock = Callable[[], datetime]
 
 
-def _snapshot(service: AccessService) -> bytes | None:
-    if service.camera is None:
+def latest_snapshot(camera: Camera | None, max_bytes: int) -> bytes | None:
+    """The newest camera frame as a JPEG within `max_bytes`, or None without a frame."""
+    if camera is None:
         return None
-    frame = service.camera.latest(0, 0.2)
+    frame = camera.latest(0, 0.2)
     if frame is None:
         return None
-    return encode_snapshot(frame.image, service.config.station.max_snapshot_bytes)
+    return encode_snapshot(frame.image, max_bytes)
 
 
-def _release(service: AccessService, reason: str, grant_id: str | None, expires: datetime) -> None:
-    door = service.door_loop
-    remaining_s = (expires - service.now()).total_seconds()
+def release_until(
+    door: DoorLoop | None, now: Clock, reason: str, grant_id: str | None, expires: datetime
+) -> None:
+    """Ask the door for one grant that lapses when the answer expires (nothing once expired)."""
+    remaining_s = (expires - now()).total_seconds()
     if door is None or remaining_s <= 0:
         return
     door.request_grant(reason, grant_id, door.clock_ns() + int(remaining_s * 1e9))
 
 
-def _alert(service: AccessService, kind: str, severity: Severity, detail: dict[str, Any]) -> None:
-    if service.alerts is not None:
-        service.alerts.raise_(kind, severity, detail)
-
-
-def build_call_desk(service: AccessService) -> CallDesk:
-    """The desk for the service's door (not started)."""
-    config = service.config
-    assert service.store is not None
+def build_call_desk(
+    config: GatewayConfig, store: Store, door_id: int, now: Clock, parts: DeskParts
+) -> CallDesk:
+    """The desk for the door (not started)."""
     zone = ZoneInfo(config.site.timezone)
 
     def local_minute() -> int:
-        local = service.now().astimezone(zone)
+        local = now().astimezone(zone)
         return local.hour * 60 + local.minute
 
-    parts = DeskParts(
-        take_snapshot=lambda: _snapshot(service),
-        release=lambda reason, grant_id, expires: _release(service, reason, grant_id, expires),
-        raise_alert=lambda kind, severity, detail: _alert(service, kind, severity, detail),
-        on_decision=service.notify_decision,
-    )
     return CallDesk(
         VisitorCalls(config.access.visitor_call, time.monotonic, local_minute),
-        service.store,
+        store,
         parts,
         gateway_id=config.site.gateway_id,
-        door_id=service.door_id,
+        door_id=door_id,
         door_code=config.site.door_code,
-        now=service.now,
+        now=now,
     )

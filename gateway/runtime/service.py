@@ -47,8 +47,8 @@ from gateway.ops.sdnotify import Liveness
 from gateway.ops.service_hooks import OpsRuntime, service_liveness, start_ops
 from gateway.ops.telemetry import Provider, standard_sources
 from gateway.runtime.bootstrap import ensure_door
-from gateway.runtime.call_desk import CallDesk
-from gateway.runtime.call_wiring import build_call_desk
+from gateway.runtime.call_desk import CallDesk, DeskParts
+from gateway.runtime.call_wiring import build_call_desk, latest_snapshot, release_until
 from gateway.runtime.door_loop import DoorLoop
 from gateway.runtime.recognition import (
     RecognitionLoader,
@@ -163,7 +163,17 @@ class AccessService:
         controller.arm()
         keypad = KeypadEntry(config.access.keypad, time.monotonic)
         if config.access.visitor_call.enabled and config.station.enabled:  # who would answer?
-            self.call_desk = build_call_desk(self)
+            parts = DeskParts(
+                take_snapshot=lambda: latest_snapshot(
+                    self.camera, config.station.max_snapshot_bytes
+                ),
+                release=lambda reason, grant_id, expires: release_until(
+                    self.door_loop, self.now, reason, grant_id, expires
+                ),
+                raise_alert=self.alerts.raise_,
+                on_decision=self.notify_decision,
+            )
+            self.call_desk = build_call_desk(config, store, self.door_id, self.now, parts)
             self.call_desk.start()
             self._stack.callback(self.call_desk.stop)
         self.door_loop = DoorLoop(
