@@ -118,8 +118,9 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Newcomer:
 def test_fresh_clone_without_shared_runs_make_demo_to_a_grant(newcomer: Newcomer) -> None:
     out = newcomer.output
     assert "not in the mirror" not in out and "MENWEI_MODELS_MIRROR" not in out
-    for model in ("yunet_2023mar", "minifasnet_v2", "minifasnet_v1se"):
+    for model in ("minifasnet_v2", "minifasnet_v1se"):
         assert f"model {model}: installed (bundled " in out
+    assert "model yunet_2026may: installed (face_detection_yunet_2023mar.onnx via " in out
     assert "model mobilefacenet_faceplugin: installed" in out  # built from its npm package
     assert "accepts its licence 'declared-mit-unverified' for this demo only" in out
     assert "using the installed sample photos" in out and "astronaut" in out
