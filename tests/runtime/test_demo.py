@@ -40,6 +40,7 @@ def test_demo_grants_a_resident_on_the_sample_clip(tmp_path: Path, shared: Path)
     assert done.returncode == 0, output[-3000:]
     assert "enrolled lin_manuel_miranda" in output
     assert "GRANT face" in output
+    assert "first face in the frame -> grant committed: p50 " in output  # bench-access --clips
     assert f"staff page: https://127.0.0.1:{port}/" in output
     assert "frames analysed" in output
     assert (tmp_path / "var/demo/menwei.db").exists()
