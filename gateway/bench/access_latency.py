@@ -11,10 +11,12 @@ Target (issue #4): p95 <= 300 ms at 640x480 on this machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -198,7 +200,11 @@ def format_clips(report: dict[str, Any]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     if args.clips:
-        with tempfile.TemporaryDirectory(prefix="menwei-clips-") as tmp:
+        # enrolment chatter goes to stderr: with --json, stdout is one JSON object
+        with (
+            tempfile.TemporaryDirectory(prefix="menwei-clips-") as tmp,
+            contextlib.redirect_stdout(sys.stderr),
+        ):
             report = measure_clips(args, Path(tmp))
         print(json.dumps(report, indent=2) if args.json else format_clips(report))
         return 0
