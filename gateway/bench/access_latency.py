@@ -46,6 +46,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="real clips instead: first face in the frame -> grant commit and -> relay, p50/p95",
     )
+    parser.add_argument(
+        "--vs-previous",
+        action="store_true",
+        help="with --clips: also replay each clip through the current and the previous pipeline "
+        "on a virtual camera clock, alternating passes (face -> decision, same run)",
+    )
     parser.add_argument("--pack", help="model pack (default: the config's)")
     parser.add_argument(
         "--accept-licence", action="append", default=[], help="licence id the pack needs"
@@ -152,9 +158,20 @@ def measure_clips(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     base = _models_table(args)
     config = parse_config({**base, "provisioning": {"enabled": False}})
-    pipeline, _ = load_pipeline(config)
+    pipeline, models = load_pipeline(config)
     cases = [clips.demo_clip(config, workdir / "prepare")]
     cases += clips.shared_clips(_faces(args), pipeline.analyse, workdir / "prepare")
+    replays = []
+    if args.vs_previous:
+        from gateway.bench.cli import previous_wiring
+        from gateway.bench.clip_replay import versus_previous
+
+        pipelines = {"current": pipeline, "previous": previous_wiring(models, config)}
+        replays = [
+            versus_previous(clip, pipelines, models, config, args.passes)
+            for clip in cases
+            if not clip.unplayable
+        ]
     del pipeline
     results = []
     for number, clip in enumerate(cases):
@@ -163,6 +180,7 @@ def measure_clips(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     relay = [r["face_to_relay_ms"]["p95"] for r in played if r["expect_grant"]]
     return {
         "clips": results,
+        "vs_previous": replays,
         "pack": config.models.pack,
         "target_face_to_relay_p95_ms": clips.TARGET_FACE_TO_RELAY_P95_MS,
         "met": all(p is not None and p <= clips.TARGET_FACE_TO_RELAY_P95_MS for p in relay),
@@ -189,6 +207,15 @@ def format_clips(report: dict[str, Any]) -> str:
             f"{'' if row['expect_grant'] else ' (a replay: must be 0)'}; "
             f"face -> commit {ms(row['face_to_commit_ms'])}; "
             f"face -> relay {ms(row['face_to_relay_ms'])}; dropped {row['frames_dropped']}"
+        )
+    for row in report["vs_previous"]:
+        current, previous = row["current"], row["previous"]
+        ratio = row.get("ratio_p50")
+        lines.append(
+            f"  replay {row['clip']}: face -> decision current "
+            f"{ms(current['face_to_decision_ms'])} ({current['granted']} passes granted) vs "
+            f"previous {ms(previous['face_to_decision_ms'])} ({previous['granted']})"
+            + (f": ratio p50 {ratio:.2f}" if ratio is not None else "")
         )
     target = report["target_face_to_relay_p95_ms"]
     lines.append(

@@ -20,9 +20,10 @@ from gateway.bench import measure
 from gateway.bench.coldstart import ColdStartError, cold_start
 from gateway.bench.frames import BenchDataError, compose, usable_photos
 from gateway.bench.stats import peak_rss_mib
+from gateway.config import GatewayConfig
 from gateway.eval.context import EvalContext, SetupError, default_faces_dir, load_context
 from gateway.modelhub.manifest import bundled_models_dir
-from gateway.vision.factory import build_pipeline
+from gateway.vision.factory import PipelineModels, build_pipeline
 from gateway.vision.pipeline import FacePipeline
 
 # The detector every reference runs: the official OpenCV Zoo file, fixed 640x640 input.
@@ -98,10 +99,13 @@ def run_bench(
 def previous_pipeline(context: EvalContext) -> FacePipeline:
     """The same pack wired as before issue 16: fixed 640x640 YuNet, untuned sessions, liveness
     then embedding (the reference `vs_previous` is measured against, in the same run)."""
-    models = dataclasses.replace(context.models, detector=bundled_models_dir() / REFERENCE_DETECTOR)
-    return build_pipeline(
-        models, context.config.vision, context.config.models.threads, previous=True
-    )
+    return previous_wiring(context.models, context.config)
+
+
+def previous_wiring(models: PipelineModels, config: GatewayConfig) -> FacePipeline:
+    """`models` wired the previous way, with the official fixed-size YuNet file."""
+    fixed = dataclasses.replace(models, detector=bundled_models_dir() / REFERENCE_DETECTOR)
+    return build_pipeline(fixed, config.vision, config.models.threads, previous=True)
 
 
 def _load_average() -> float | None:
