@@ -254,12 +254,14 @@ def _per_pass(
     start = float(np.median([stamp - (seq - 1) * period for seq, stamp in seen])) if seen else 0.0
     to_commit: list[float] = []
     to_relay: list[float] = []
-    for first, last in spans:
-        if offset is None:
-            break
-        face_at = start + (first - 1 + offset) * period
-        end_at = start + last * period + 1.0
-        commit = next((t for t in commits if face_at <= t <= end_at), None)
+    face_times = (
+        [] if offset is None else [start + (first - 1 + offset) * period for first, _ in spans]
+    )
+    for index, face_at in enumerate(face_times):
+        # a grant belongs to the pass whose face appeared last before it (a loaded box may
+        # commit after the pass's own frames have played)
+        end_at = face_times[index + 1] if index + 1 < len(face_times) else float("inf")
+        commit = next((t for t in commits if face_at <= t < end_at), None)
         if commit is None:
             continue
         to_commit.append((commit - face_at) * 1000.0)
