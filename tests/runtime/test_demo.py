@@ -121,7 +121,9 @@ def test_fresh_clone_without_shared_runs_make_demo_to_a_grant(newcomer: Newcomer
     assert "not in the mirror" not in out and "MENWEI_MODELS_MIRROR" not in out
     for model in ("minifasnet_v2", "minifasnet_v1se"):
         assert f"model {model}: installed (bundled " in out
-    assert "model yunet_2026may: installed (face_detection_yunet_2023mar.onnx via " in out
+    # the dynamic detector is built from the bundled 2023mar file
+    assert "model yunet_2026may: installed (" in out
+    assert "/face_detection_yunet_2023mar.onnx via gateway.modelhub.yunet_convert)" in out
     assert "model mobilefacenet_faceplugin: installed" in out  # built from its npm package
     assert "accepts its licence 'declared-mit-unverified' for this demo only" in out
     assert "using the installed sample photos" in out and "astronaut" in out
