@@ -57,6 +57,7 @@ bench: venv
 	$(VENV)/bin/menwei models fetch
 	$(VENV)/bin/menwei bench --vs opencv
 	$(VENV)/bin/menwei bench-access
+	$(VENV)/bin/menwei bench-access --clips
 
 lint: venv apt
 	$(VENV)/bin/ruff check .

@@ -324,4 +324,8 @@ def _summary(service: Any) -> None:
     g50 = stats.percentile(stats.grant_latency_ms, 50)
     if g50 is not None:
         print(f"grant latency from first good frame: p50 {g50:.0f} ms")
+    f50, f95 = (stats.percentile(stats.face_to_grant_ms, q) for q in (50, 95))
+    if f50 is not None and f95 is not None:
+        # the figure `menwei bench-access --clips` reports as "face -> commit"
+        print(f"first face in the frame -> grant committed: p50 {f50:.0f} ms, p95 {f95:.0f} ms")
     print(f"decisions: {service.policy.counters}; alerts not stored: {service.alerts.failures}")

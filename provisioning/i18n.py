@@ -164,6 +164,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "quality_blur": ("Photo is blurred.", "照片模糊。"),
     "quality_too_dark": ("Photo too dark.", "照片太暗。"),
     "quality_too_bright": ("Photo too bright.", "照片过亮。"),
+    "quality_too_close": ("Face fills the photo (step back).", "人脸过近（请后退）。"),
     "liveness_low": (
         "Liveness score low (photo of a photo or screen?).",
         "活体分数低（疑似翻拍）。",

@@ -11,10 +11,12 @@ Target (issue #4): p95 <= 300 ms at 640x480 on this machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -39,6 +41,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--faces", type=Path, help="faces folder (default: $MENWEI_SHARED/faces)")
     parser.add_argument("--models", type=Path, help="models folder (default: config default)")
+    parser.add_argument(
+        "--clips",
+        action="store_true",
+        help="real clips instead: first face in the frame -> grant commit and -> relay, p50/p95",
+    )
+    parser.add_argument(
+        "--vs-previous",
+        action="store_true",
+        help="with --clips: also replay each clip through the current and the previous pipeline "
+        "on a virtual camera clock, alternating passes (face -> decision, same run)",
+    )
+    parser.add_argument("--pack", help="model pack (default: the config's)")
+    parser.add_argument(
+        "--accept-licence", action="append", default=[], help="licence id the pack needs"
+    )
     parser.set_defaults(func=_run)
 
 
@@ -123,7 +140,101 @@ def measure_grant_latency(
     }
 
 
+def _models_table(args: argparse.Namespace) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    if args.models is not None:
+        table["dir"] = str(args.models)
+    if args.pack is not None:
+        table["pack"] = args.pack
+    if args.accept_licence:
+        table["accept_licence"] = list(args.accept_licence)
+    return {"models": table} if table else {}
+
+
+def measure_clips(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Every clip available (the demo clip always; the shared ones when ../shared is there)."""
+    from gateway.bench import clips
+    from gateway.vision.factory import load_pipeline
+
+    base = _models_table(args)
+    config = parse_config({**base, "provisioning": {"enabled": False}})
+    pipeline, models = load_pipeline(config)
+    cases = [clips.demo_clip(config, workdir / "prepare")]
+    cases += clips.shared_clips(_faces(args), pipeline.analyse, workdir / "prepare")
+    replays = []
+    if args.vs_previous:
+        from gateway.bench.cli import previous_wiring
+        from gateway.bench.clip_replay import versus_previous
+
+        pipelines = {"current": pipeline, "previous": previous_wiring(models, config)}
+        replays = [
+            versus_previous(clip, pipelines, models, config, args.passes)
+            for clip in cases
+            if not clip.unplayable
+        ]
+    del pipeline
+    results = []
+    for number, clip in enumerate(cases):
+        results.append(clips.play(clip, args.passes, workdir / f"run-{number}", base))
+    played = [r for r in results if "not_played" not in r]
+    relay = [r["face_to_relay_ms"]["p95"] for r in played if r["expect_grant"]]
+    return {
+        "clips": results,
+        "vs_previous": replays,
+        "pack": config.models.pack,
+        "target_face_to_relay_p95_ms": clips.TARGET_FACE_TO_RELAY_P95_MS,
+        "met": all(p is not None and p <= clips.TARGET_FACE_TO_RELAY_P95_MS for p in relay),
+        "replay_granted": sum(r["face_grants_total"] for r in played if not r["expect_grant"]),
+        "load_average": list(os.getloadavg()),
+        "measured_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def format_clips(report: dict[str, Any]) -> str:
+    def ms(row: dict[str, Any]) -> str:
+        if row["p50"] is None:
+            return "none"
+        return f"p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms"
+
+    lines = [f"pack {report['pack']}; load average {report['load_average']}"]
+    for row in report["clips"]:
+        if "not_played" in row:
+            lines.append(f"{row['clip']}: not played: {row['not_played']}")
+            continue
+        lines.append(
+            f"{row['clip']}: {row['fps']:.1f} fps, first face at frame {row['first_face_frame']}, "
+            f"granted {row['granted_passes']}/{row['passes']} passes"
+            f"{'' if row['expect_grant'] else ' (a replay: must be 0)'}; "
+            f"face -> commit {ms(row['face_to_commit_ms'])}; "
+            f"face -> relay {ms(row['face_to_relay_ms'])}; dropped {row['frames_dropped']}"
+        )
+    for row in report["vs_previous"]:
+        current, previous = row["current"], row["previous"]
+        ratio = row.get("ratio_p50")
+        lines.append(
+            f"  replay {row['clip']}: face -> decision current "
+            f"{ms(current['face_to_decision_ms'])} ({current['granted']} passes granted) vs "
+            f"previous {ms(previous['face_to_decision_ms'])} ({previous['granted']})"
+            + (f": ratio p50 {ratio:.2f}" if ratio is not None else "")
+        )
+    target = report["target_face_to_relay_p95_ms"]
+    lines.append(
+        f"face -> relay p95 <= {target:.0f} ms on every clip that should open: "
+        f"{'met' if report['met'] else 'NOT met'}; replay grants {report['replay_granted']}"
+    )
+    return "\n".join(lines)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.clips:
+        # enrolment chatter goes to stderr: with --json, stdout is one JSON object
+        with (
+            tempfile.TemporaryDirectory(prefix="menwei-clips-") as tmp,
+            contextlib.redirect_stdout(sys.stderr),
+        ):
+            report = measure_clips(args, Path(tmp))
+        print(json.dumps(report, indent=2) if args.json else format_clips(report))
+        return 0
     with tempfile.TemporaryDirectory(prefix="menwei-bench-") as tmp:
         report = measure_grant_latency(_faces(args), args.models, args.passes, args.fps, Path(tmp))
     if args.json:

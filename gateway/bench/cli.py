@@ -8,6 +8,7 @@ exit code is 0 whether or not they are met (the numbers are the product), 2 on s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -19,7 +20,14 @@ from gateway.bench import measure
 from gateway.bench.coldstart import ColdStartError, cold_start
 from gateway.bench.frames import BenchDataError, compose, usable_photos
 from gateway.bench.stats import peak_rss_mib
+from gateway.config import GatewayConfig
 from gateway.eval.context import EvalContext, SetupError, default_faces_dir, load_context
+from gateway.modelhub.manifest import bundled_models_dir
+from gateway.vision.factory import PipelineModels, build_pipeline
+from gateway.vision.pipeline import FacePipeline
+
+# The detector every reference runs: the official OpenCV Zoo file, fixed 640x640 input.
+REFERENCE_DETECTOR = "face_detection_yunet_2023mar.onnx"
 
 # Targets from issue #2: measured value name -> upper limit (ms, s or MiB as the name says).
 TARGETS = {
@@ -74,15 +82,30 @@ def run_bench(
         "imports": median.imports,
         "config_and_pipeline": median.build,
     }
+    report["vs_previous"] = measure.versus_previous(pipeline, previous_pipeline(context), singles)
     if vs_opencv:
         report["vs_opencv"] = measure.opencv_comparison(
-            pipeline, context.models.detector, (singles + triples)[: sizes.opencv_frames]
+            pipeline,
+            bundled_models_dir() / REFERENCE_DETECTOR,
+            (singles + triples)[: sizes.opencv_frames],
         )
     report["peak_rss_mib"] = peak_rss_mib()
     report["targets"] = check_targets(report)
     report["load_average_1min_end"] = _load_average()
     report["bench_seconds"] = time.perf_counter() - started
     return report
+
+
+def previous_pipeline(context: EvalContext) -> FacePipeline:
+    """The same pack wired as before issue 16: fixed 640x640 YuNet, untuned sessions, liveness
+    then embedding (the reference `vs_previous` is measured against, in the same run)."""
+    return previous_wiring(context.models, context.config)
+
+
+def previous_wiring(models: PipelineModels, config: GatewayConfig) -> FacePipeline:
+    """`models` wired the previous way, with the official fixed-size YuNet file."""
+    fixed = dataclasses.replace(models, detector=bundled_models_dir() / REFERENCE_DETECTOR)
+    return build_pipeline(fixed, config.vision, config.models.threads, previous=True)
 
 
 def _load_average() -> float | None:
@@ -150,6 +173,20 @@ def format_bench(report: dict[str, Any]) -> str:
         + verdict("rss_with_10k_templates_mib")
     )
     lines.append(f"peak RSS: {report['peak_rss_mib']:.0f} MiB")
+    versus = report["vs_previous"]
+    lines.append(
+        "same run, alternating frames: current vs previous pipeline (fixed 640x640 YuNet, "
+        "untuned sessions, liveness then embedding)"
+    )
+    for name in ("one_face_pipeline", *measure.STAGES):
+        if name not in versus["ratio_p50"]:
+            continue
+        ours = versus["current"] if name == "one_face_pipeline" else versus["current"]["stages"]
+        theirs = versus["previous"] if name == "one_face_pipeline" else versus["previous"]["stages"]
+        lines.append(
+            f"  {name:17s} p50 {ours[name]['p50']:7.2f} ms vs {theirs[name]['p50']:7.2f} ms: "
+            f"ratio {versus['ratio_p50'][name]:.2f}"
+        )
     if "vs_opencv" in report:
         cv = report["vs_opencv"]
         lines.append(f"detect, menwei YuNet decoder: {ms(cv['menwei_detect'])}")

@@ -1,5 +1,7 @@
 """The benchmark's measurements: per-stage latency, end-to-end frame rate, 1:N search time,
-memory with a resident gallery, and OpenCV's own YuNet on the same frames for comparison.
+memory with a resident gallery, and two references timed in the same run: OpenCV's own YuNet on
+the same frames, and the previous pipeline (fixed 640x640 YuNet, untuned sessions, liveness then
+embedding) frame by frame alternating with the current one, so both see the same machine load.
 
 Each function takes what it measures as arguments and returns plain numbers (milliseconds, frames
 per second, MiB), so the CLI only sequences and formats them.
@@ -139,6 +141,45 @@ def resident_memory(model_id: str, dimension: int) -> tuple[Gallery, float]:
     gallery = random_gallery(model_id, dimension, RESIDENT_GALLERY, seed=2)
     gallery.search(random_probes(dimension, 1)[0])  # build the search matrix
     return gallery, rss_mib()
+
+
+def versus_previous(
+    current: FacePipeline, previous: FacePipeline, frames: list[BGRImage]
+) -> dict[str, Any]:
+    """Per-face pipeline and per-stage p50 of both pipelines, alternating frame by frame, and the
+    ratio current/previous (below 1: faster)."""
+    timings: dict[str, list[float]] = {"current": [], "previous": []}
+    pipelines = {"current": current, "previous": previous}
+    for pipeline in pipelines.values():
+        pipeline.analyse(frames[0])  # warm-up
+        pipeline.timer.keep = max(pipeline.timer.keep, 4 * len(frames))
+        pipeline.timer.samples.clear()
+    for index, frame in enumerate(frames):
+        order = ("current", "previous") if index % 2 == 0 else ("previous", "current")
+        for name in order:
+            start = time.perf_counter()
+            pipelines[name].analyse(frame)
+            timings[name].append((time.perf_counter() - start) * 1000.0)
+    report: dict[str, Any] = {}
+    for name, pipeline in pipelines.items():
+        report[name] = {
+            "one_face_pipeline": percentiles(timings[name]),
+            "stages": {
+                stage: percentiles(pipeline.timer.samples[stage])
+                for stage in STAGES
+                if pipeline.timer.samples.get(stage)
+            },
+        }
+    report["ratio_p50"] = {
+        "one_face_pipeline": report["current"]["one_face_pipeline"]["p50"]
+        / report["previous"]["one_face_pipeline"]["p50"],
+        **{
+            stage: row["p50"] / report["previous"]["stages"][stage]["p50"]
+            for stage, row in report["current"]["stages"].items()
+            if stage in report["previous"]["stages"]
+        },
+    }
+    return report
 
 
 def opencv_comparison(

@@ -34,7 +34,12 @@ def cache_key(pipeline: FacePipeline) -> str:
             ],
             "flip_average": pipeline.embedder.flip_average,
             "alignment": [pipeline.alignment.method, pipeline.alignment.output_size],
-            "detector": [detector.score_threshold, detector.nms_threshold, detector.input_max_side],
+            "detector": [
+                detector.score_threshold,
+                detector.nms_threshold,
+                detector.input_max_side,
+                detector.close_up_max_side,
+            ],
         },
         sort_keys=True,
     )

@@ -101,6 +101,9 @@ def score_samples(
             if face is None:
                 scored.append(ScoredSample(sample, None, "no face detected"))
                 continue
+            if face.close_up:  # the runtime refuses it (too close) before any liveness check
+                scored.append(ScoredSample(sample, None, "face fills the frame: too close"))
+                continue
             scored.append(ScoredSample(sample, checker.check(frame, face.box).score))
         except (ImageDecodeError, ModelOutputError) as error:
             scored.append(ScoredSample(sample, None, str(error)))

@@ -13,6 +13,9 @@ is refused, named, and never left behind. Sources, per model:
 - `bundled`: copied from the package (gateway/models/bundled/): no network. A mirror that lacks
   the file falls back to this copy. With `upstream=True` (`--upstream`) every model is rebuilt
   from its official source instead (see upstream.py): the check is the same pinned sha256.
+- `derived`: built by menwei's converter from another model's bytes (the dynamic-input YuNet from
+  the bundled 2023mar file), those bytes first checked against that model's pinned sha256 and the
+  build against this entry's `sha256`. A mirror holding the file is copied instead.
 """
 
 from __future__ import annotations
@@ -29,11 +32,11 @@ from typing import BinaryIO
 
 import requests
 
-from gateway.modelhub import faceapi_convert, mobilefacenet_convert, npm_source
+from gateway.modelhub import faceapi_convert, mobilefacenet_convert, npm_source, yunet_convert
 from gateway.modelhub.integrity import ModelFileError, ModelIntegrityError, verify_file
 from gateway.modelhub.manifest import ModelEntry, Pack, bundled_models_dir
 from gateway.modelhub.torch_checkpoint import CheckpointError
-from gateway.modelhub.upstream import UpstreamError, build_from_checkpoint
+from gateway.modelhub.upstream import UpstreamError, build_from_checkpoint, download
 
 LOG = logging.getLogger(__name__)
 MIRROR_ENV = "MENWEI_MODELS_MIRROR"
@@ -44,6 +47,7 @@ _CHUNK = 1 << 20
 CONVERTERS: Mapping[str, Callable[[Mapping[str, bytes]], bytes]] = {
     "gateway.modelhub.faceapi_convert": faceapi_convert.convert_package,
     "gateway.modelhub.mobilefacenet_convert": mobilefacenet_convert.convert_package,
+    "gateway.modelhub.yunet_convert": yunet_convert.convert_package,
 }
 
 
@@ -161,6 +165,48 @@ def _from_upstream(entry: ModelEntry, dest: Path, cache_dir: Path | None) -> str
     )
 
 
+def _base_bytes(
+    base: ModelEntry, mirror: Path | None, upstream: bool, bundled_dir: Path
+) -> tuple[bytes, str]:
+    """The verified bytes of a derived model's base: official download with --upstream, else the
+    mirror's copy when it has one, else the package's bundled copy."""
+    if upstream:
+        data = download(base.url, base.size)
+        origin = base.url
+    else:
+        folder = mirror if mirror is not None and (mirror / base.file).is_file() else bundled_dir
+        path = folder / base.file
+        if not path.is_file():
+            raise FetchError(f"{base.id}: {path} is missing; cannot build from it")
+        data, origin = path.read_bytes(), str(path)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual not in base.accepted_sha256:
+        raise FetchError(
+            f"{base.id}: {origin} has sha256 {actual}, expected {base.sha256}; nothing was built"
+        )
+    return data, origin
+
+
+def _from_derived(
+    entry: ModelEntry, dest: Path, mirror: Path | None, upstream: bool, bundled_dir: Path
+) -> str:
+    base = entry.derived_from
+    converter = CONVERTERS.get(entry.source.converter or "")
+    if base is None or converter is None:
+        raise FetchError(f"{entry.id}: unknown base or converter {entry.source.converter!r}")
+    base_bytes, origin = _base_bytes(base, mirror, upstream, bundled_dir)
+    onnx_bytes = converter({base.file: base_bytes})
+    built = hashlib.sha256(onnx_bytes).hexdigest()
+    if built != entry.sha256:
+        raise FetchError(
+            f"{entry.id}: {entry.source.converter} built {entry.file} with sha256 {built}, not "
+            f"the pinned {entry.sha256}; refused (nothing written)"
+        )
+    with _staged(dest, entry, (entry.sha256,), "the converter") as handle:
+        handle.write(onnx_bytes)
+    return f"{origin} via {entry.source.converter}"
+
+
 def _from_official(entry: ModelEntry, dest: Path) -> str:
     with requests.get(entry.url, stream=True, timeout=TIMEOUT_S) as response:
         response.raise_for_status()
@@ -209,10 +255,14 @@ def fetch_model(
             return FetchResult(entry.id, dest, "present", str(dest))
         except ModelFileError as error:
             LOG.warning("replacing %s: %s", dest, error)
-    if upstream:
+    if entry.source.kind == "derived" and (
+        upstream or mirror is None or not (mirror / entry.file).is_file()
+    ):
+        origin = _from_derived(entry, dest, mirror, upstream, bundled_dir)
+    elif upstream:
         origin = _from_upstream(entry, dest, cache_dir)
     elif mirror is not None and (
-        entry.source.kind not in ("bundled", "npm") or (mirror / entry.file).is_file()
+        entry.source.kind not in ("bundled", "npm", "derived") or (mirror / entry.file).is_file()
     ):
         origin = _from_mirror(entry, mirror, dest)
     elif entry.source.kind == "bundled":

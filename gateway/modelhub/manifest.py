@@ -11,16 +11,16 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import gateway
 
 Role = Literal["detector", "embedder", "liveness"]
-SourceKind = Literal["official", "npm", "export", "bundled"]
+SourceKind = Literal["official", "npm", "export", "bundled", "derived"]
 ROLES: tuple[Role, ...] = ("detector", "embedder", "liveness")
-SOURCE_KINDS: tuple[SourceKind, ...] = ("official", "npm", "export", "bundled")
+SOURCE_KINDS: tuple[SourceKind, ...] = ("official", "npm", "export", "bundled", "derived")
 # none: whole frame; similarity_5pt: cv2.estimateAffinePartial2D(LMEDS) of the 5 landmarks onto
 # `template`; arcface_norm_crop: Umeyama least squares onto `template` (insightface norm_crop,
 # cv2.FaceRecognizerSF.alignCrop); minivision_crop: face box scaled by `crop_scale`, clipped.
@@ -89,6 +89,7 @@ class Source:
     built_sha256: str | None = None  # sha256 of the ONNX the converter builds
     upstream_sha256: str | None = None  # export/bundled: hash of the upstream weights file
     mirror_sha256: str | None = None  # an earlier build of the same weights that mirrors carry
+    base: str | None = None  # derived: the model id whose verified file the converter rewrites
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class ModelEntry:
     preprocess: Preprocess
     source: Source
     thresholds: Thresholds | None
+    derived_from: ModelEntry | None = None  # `derived` source: the verified model it is built from
 
     @property
     def accepted_sha256(self) -> tuple[str, ...]:
@@ -175,6 +177,15 @@ def load_manifest(path: Path | None = None) -> Manifest:
         for key, value in _table(data, "licences").items()
     }
     models = {key: _model(key, value, licences) for key, value in _table(data, "models").items()}
+    for key, entry in models.items():
+        base = entry.source.base
+        if entry.source.kind != "derived":
+            continue
+        if base is None or base == key or base not in models:
+            raise ManifestError(f"models.{key}.source.base: {base!r} is not another model")
+        if models[base].source.kind == "derived":
+            raise ManifestError(f"models.{key}.source.base: {base!r} is itself derived")
+        models[key] = replace(entry, derived_from=models[base])
     packs = {key: _pack(key, value, models) for key, value in _table(data, "packs").items()}
     return Manifest(path=path, models=models, licences=licences, packs=packs)
 
@@ -308,6 +319,7 @@ def _source(table: Mapping[str, Any], where: str) -> Source:
         built_sha256=table.get("built_sha256"),
         upstream_sha256=table.get("upstream_sha256"),
         mirror_sha256=table.get("mirror_sha256"),
+        base=table.get("base"),
     )
     for key in ("built_sha256", "upstream_sha256", "mirror_sha256"):
         if key in table:
@@ -315,6 +327,10 @@ def _source(table: Mapping[str, Any], where: str) -> Source:
     if kind == "bundled" and source.converter is not None:
         # the official download is weights to convert: pin them, or --upstream cannot check them
         _sha(_req(table, "upstream_sha256", where), where + ".upstream_sha256")
+    if kind == "derived":
+        # built locally from another manifest model's verified bytes; `sha256` pins the result
+        for key in ("base", "converter"):
+            _req(table, key, where)
     if kind == "npm":
         for key in ("package", "version", "integrity", "converter", "built_sha256"):
             _req(table, key, where)

@@ -56,6 +56,13 @@ class VisionStats:
     latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
     first_gate_pass_at: dict[int, float] = field(default_factory=dict)
     grant_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+    # (capture seq, capture timestamp) of the frames taken: `bench-access --clips` fits the
+    # camera's pacing clock from them to time "first face in the frame -> relay".
+    frame_times: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=4000))
+    # What a resident feels: capture time of the track's first frame with a detected face -> the
+    # grant committed (the gate-pass figure above starts later, at the first usable frame).
+    first_face_at: dict[int, float] = field(default_factory=dict)
+    face_to_grant_ms: deque[float] = field(default_factory=lambda: deque(maxlen=500))
 
     def percentile(self, values: deque[float], q: float) -> float | None:
         return float(np.percentile(list(values), q)) if values else None
@@ -112,8 +119,9 @@ class VisionLoop:
             stopping.wait(0.05)  # an ended or failed source answers at once: do not spin
             return
         self._last_seq = captured.seq
+        self.stats.frame_times.append((captured.seq, captured.timestamp))
         try:
-            results = self.process(captured.image)
+            results = self.process(captured.image, captured.timestamp)
             # What the staff page's live view draws: the frame with its own faces.
             self.last_results = (captured.seq, captured.image, results)
         except Exception:  # a bad frame must not kill the loop: count, log, go on
@@ -132,10 +140,15 @@ class VisionLoop:
                     {"condition": str(event.kind), "detail": event.detail},
                 )
 
-    def process(self, frame: BGRImage) -> list[FaceResult]:
+    def process(self, frame: BGRImage, captured_at: float | None = None) -> list[FaceResult]:
         start = time.perf_counter()
         results = self.recogniser.process(frame)
         now = time.monotonic()
+        first_face = self.stats.first_face_at
+        for result in results:
+            first_face.setdefault(result.track_id, now if captured_at is None else captured_at)
+        while len(first_face) > MAX_REMEMBERED_TRACKS:  # bounded: oldest tracks first
+            del first_face[next(iter(first_face))]
         self.stats.frames += 1
         self.stats.faces += len(results)
         for result in results:
@@ -168,7 +181,10 @@ class VisionLoop:
                 self.tailgate.on_grant(track)
                 self.loiter.forget_track(track)
                 started = self.stats.first_gate_pass_at.pop(track, now)
-                self.stats.grant_latency_ms.append((time.monotonic() - started) * 1000.0)
+                committed = time.monotonic()
+                self.stats.grant_latency_ms.append((committed - started) * 1000.0)
+                face_at = self.stats.first_face_at.pop(track, started)
+                self.stats.face_to_grant_ms.append((committed - face_at) * 1000.0)
             self._report(decision)
         elif verdict is Verdict.SPOOF_SUSPECTED and self._once(track, "spoof"):
             score = result.match.score if result.match else None

@@ -5,6 +5,14 @@ to the network's input (a multiple of 32 for the dynamic model, or its fixed siz
 of the three strides are decoded exactly as OpenCV's `FaceDetectorYN` does: score = sqrt(cls*obj),
 box centre = (cell + offset) * stride, size = exp(log-size) * stride, landmarks = (cell + offset) *
 stride, then greedy NMS on integer boxes. Coordinates are returned in the original frame's pixels.
+
+YuNet is trained for faces of ~10-300 px: a face filling the frame (a 468 px tight crop, someone
+leaning into the camera) is not found at full size. When a frame gives no face, it is searched
+once more downscaled to `close_up_max_side` (160 px: ~1/16 of the work), where such a face is of
+a size the network knows; frames that do have a face never pay for it. Such faces are marked
+`close_up`: the pipeline reports them (too close) but never grants on them, because the liveness
+crops (2.7x and 4x the face box) are clipped to the face itself there and MiniFASNet loses the
+context it needs (a tight screen-replay crop scored 0.80 "real").
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ class Detection:
     box: tuple[float, float, float, float]
     landmarks: FloatArray  # shape (5, 2)
     score: float
+    close_up: bool = False  # found only by the close-up search: the face fills the frame
 
     @property
     def eye_distance(self) -> float:
@@ -59,9 +68,11 @@ class YuNetDetector:
         nms_threshold: float = 0.3,
         top_k: int = 50,
         input_max_side: int = 640,
+        close_up_max_side: int | None = 160,
         threads: int = 2,
+        tuned: bool = True,
     ) -> None:
-        self.session = open_session(model_path, threads)
+        self.session = open_session(model_path, threads, tuned=tuned)
         shape = self.session.get_inputs()[0].shape
         self.input_name = self.session.get_inputs()[0].name
         self.fixed_size = (
@@ -71,6 +82,7 @@ class YuNetDetector:
         self.nms_threshold = nms_threshold
         self.top_k = top_k
         self.input_max_side = input_max_side
+        self.close_up_max_side = close_up_max_side
         self.output_names = [
             f"{kind}_{stride}" for kind in ("cls", "obj", "bbox", "kps") for stride in STRIDES
         ]
@@ -81,9 +93,19 @@ class YuNetDetector:
         return _round_up_32(width), _round_up_32(height)
 
     def detect(self, frame: BGRImage) -> list[Detection]:
-        """Faces in a BGR frame, best score first."""
+        """Faces in a BGR frame, best score first (close-up search when none at full size)."""
+        faces = self.detect_at(frame, self.input_max_side)
+        close_up = self.close_up_max_side
+        if not faces and close_up is not None and max(frame.shape[:2]) > close_up:
+            faces = self.detect_at(frame, close_up, close_up=True)
+        return faces
+
+    def detect_at(
+        self, frame: BGRImage, max_side: int, *, close_up: bool = False
+    ) -> list[Detection]:
+        """Faces found with the frame downscaled so its longer side is at most `max_side`."""
         height, width = frame.shape[:2]
-        scale = min(1.0, self.input_max_side / max(height, width))
+        scale = min(1.0, max_side / max(height, width))
         if self.fixed_size is not None:
             scale = min(scale, self.fixed_size[0] / width, self.fixed_size[1] / height)
         if scale < 1.0:
@@ -102,7 +124,9 @@ class YuNetDetector:
                 float(row[3] * scale_y),
             )
             landmarks = row[4:14].reshape(5, 2) * np.array([scale_x, scale_y], np.float32)
-            detections.append(Detection(box, landmarks.astype(np.float32), float(row[14])))
+            detections.append(
+                Detection(box, landmarks.astype(np.float32), float(row[14]), close_up)
+            )
         return detections
 
     def detect_raw(self, frame: BGRImage) -> FloatArray:

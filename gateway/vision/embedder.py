@@ -42,11 +42,17 @@ class FaceEmbedder:
     """Runs the pack's embedder on aligned BGR crops."""
 
     def __init__(
-        self, model_path: Path, spec: EmbedderSpec, *, flip_average: bool = True, threads: int = 2
+        self,
+        model_path: Path,
+        spec: EmbedderSpec,
+        *,
+        flip_average: bool = True,
+        threads: int = 2,
+        tuned: bool = True,
     ) -> None:
         self.spec = spec
         self.flip_average = flip_average
-        self.session = open_session(model_path, threads)
+        self.session = open_session(model_path, threads, tuned=tuned)
         self.input_name = self.session.get_inputs()[0].name
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
         # A graph exported with a fixed batch of 1 (MobileFaceNet, SFace) is run one crop at a time.

@@ -33,28 +33,39 @@ class PipelineModels:
     small_gallery_threshold: float = float("nan")
 
 
-def build_pipeline(models: PipelineModels, config: VisionConfig, threads: int = 2) -> FacePipeline:
-    """Load every model once and return the wired pipeline."""
+def build_pipeline(
+    models: PipelineModels, config: VisionConfig, threads: int = 2, *, previous: bool = False
+) -> FacePipeline:
+    """Load every model once and return the wired pipeline.
+
+    `previous=True` wires the models the way menwei did before issue 16 (sessions untuned,
+    liveness then embedding one after the other, no close-up search): the benchmark's reference.
+    """
     detector = YuNetDetector(
         models.detector,
         score_threshold=config.detector.score_threshold,
         nms_threshold=config.detector.nms_threshold,
         top_k=config.detector.top_k,
         input_max_side=config.detector.input_max_side,
+        close_up_max_side=None if previous else 160,
         threads=threads,
+        tuned=not previous,
     )
     embedder = FaceEmbedder(
         models.embedder,
         models.embedder_spec,
         flip_average=config.match.flip_average,
         threads=threads,
+        tuned=not previous,
     )
     liveness = (
-        LivenessChecker(models.liveness, threads=1)
+        LivenessChecker(models.liveness, threads=1, tuned=not previous)
         if config.liveness.enabled and models.liveness
         else None
     )
-    return FacePipeline(detector, models.alignment, embedder, liveness, config)
+    return FacePipeline(
+        detector, models.alignment, embedder, liveness, config, concurrent=not previous
+    )
 
 
 def effective_thresholds(models: PipelineModels, config: VisionConfig) -> tuple[float, float]:

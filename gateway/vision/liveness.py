@@ -68,11 +68,13 @@ class LivenessResult:
 class LivenessChecker:
     """Runs every configured MiniFASNet model on its crop and fuses the 'real' probabilities."""
 
-    def __init__(self, models: Sequence[LivenessModel], threads: int = 1) -> None:
+    def __init__(
+        self, models: Sequence[LivenessModel], threads: int = 1, *, tuned: bool = True
+    ) -> None:
         if not models:
             raise ValueError("at least one liveness model is required")
         self.models = list(models)
-        self.sessions = [open_session(m.path, threads) for m in self.models]
+        self.sessions = [open_session(m.path, threads, tuned=tuned) for m in self.models]
         self.input_names = [s.get_inputs()[0].name for s in self.sessions]
         shape = self.sessions[0].get_inputs()[0].shape
         self.input_size = (int(shape[3]), int(shape[2]))

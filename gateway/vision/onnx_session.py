@@ -1,4 +1,15 @@
-"""Create onnxruntime CPU sessions the same way for every model (threads, logging, no telemetry)."""
+"""Create onnxruntime CPU sessions the same way for every model (threads, logging, no telemetry).
+
+Tuning, measured on the 2-core development box (`menwei bench` compares it with the previous
+settings in the same run): graph optimisation at ORT_ENABLE_ALL; the intra-op pool does not
+spin-wait between runs (with liveness and embedding running side by side, a spinning pool burns
+the core the other model needs).
+
+Denormals are NOT flushed by onnxruntime (`session.set_denormal_as_zero`): that option sets the
+FTZ/DAZ flags of the thread creating the session, i.e. for all of numpy in that thread afterwards
+(it made mobilefacenet_convert see no denormal weights and build the wrong bytes). The weights
+are flushed at conversion instead (mobilefacenet_convert), where it is deterministic and local.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +18,24 @@ from pathlib import Path
 import onnxruntime as ort
 
 
-def open_session(model_path: Path, threads: int = 2) -> ort.InferenceSession:
-    """An InferenceSession on the CPU with `threads` intra-op threads and quiet logging."""
+def session_options(threads: int, *, tuned: bool = True) -> ort.SessionOptions:
+    """CPU session options with `threads` intra-op threads; `tuned=False` gives the settings menwei
+    used before (spinning pool), which the benchmark measures as its reference."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    if tuned:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def open_session(model_path: Path, threads: int = 2, *, tuned: bool = True) -> ort.InferenceSession:
+    """An InferenceSession on the CPU with `threads` intra-op threads and quiet logging."""
     return ort.InferenceSession(
-        str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        str(model_path),
+        sess_options=session_options(threads, tuned=tuned),
+        providers=["CPUExecutionProvider"],
     )

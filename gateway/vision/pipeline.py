@@ -1,7 +1,11 @@
-"""Per-frame face analysis: detect -> quality gate -> align -> liveness -> embed.
+"""Per-frame face analysis: detect -> align -> quality gate -> (liveness || embed).
 
 A face that fails the gate is reported with its reasons and is neither liveness-checked nor
-embedded, so it can never contribute to a grant. A stage that fails on a face (degenerate landmarks,
+embedded, so it can never contribute to a grant. The faces that pass are liveness-checked on a
+worker thread while the embedder runs on the calling one (onnxruntime releases the GIL): the
+numbers are the same as running them one after the other (tests/gateway/test_pipeline_concurrency),
+only the wall time is shorter. A face whose liveness check fails is marked unusable and keeps no
+embedding, exactly as before. A stage that fails on a face (degenerate landmarks,
 a non-finite or empty model output) marks that face unusable, is counted per stage in
 `FacePipeline.errors` and logged (the 1st, 10th, 100th... time). The latest stage latencies are
 kept (a bounded ring per stage) for the benchmark.
@@ -14,7 +18,9 @@ import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -26,7 +32,7 @@ from gateway.vision.embedder import FaceEmbedder, Vector
 from gateway.vision.errors import ModelOutputError
 from gateway.vision.image_io import BGRImage
 from gateway.vision.liveness import LivenessChecker, LivenessResult
-from gateway.vision.quality import QualityReport, assess_quality
+from gateway.vision.quality import QualityReason, QualityReport, assess_quality
 
 T = TypeVar("T")
 STAGE_SAMPLES_KEPT = 100  # per stage (the benchmark widens it for its own run)
@@ -82,6 +88,8 @@ class FacePipeline:
         embedder: FaceEmbedder,
         liveness: LivenessChecker | None,
         config: VisionConfig,
+        *,
+        concurrent: bool = True,
     ) -> None:
         self.detector = detector
         self.alignment = alignment
@@ -90,6 +98,10 @@ class FacePipeline:
         self.config = config
         self.timer = StageTimer()
         self.errors: Counter[str] = Counter()  # stage -> faces that stage failed on
+        # One worker: liveness of a frame's faces runs beside the embedder, never two frames' worth.
+        self._liveness_worker = (
+            ThreadPoolExecutor(1, thread_name_prefix="liveness") if concurrent else None
+        )
 
     def _failed(self, analysis: FaceAnalysis, stage: str, error: Exception) -> None:
         analysis.error = f"{stage}: {error}"
@@ -117,24 +129,30 @@ class FacePipeline:
         crops = []
         pending = []
         for analysis in analyses:
-            crop = self._gate(frame, analysis, check_liveness)
+            crop = self._gate(frame, analysis)
             if crop is not None:
                 crops.append(crop)
                 pending.append(analysis)
-        if crops:
-            try:
-                vectors = self.timer.run("embed", lambda: self.embedder.embed(crops))
-            except ModelOutputError as error:
-                for analysis in pending:
-                    self._failed(analysis, "embed", error)
-            else:
-                for analysis, vector in zip(pending, vectors, strict=True):
+        if not crops:
+            return analyses
+        live = check_liveness and self.liveness is not None and self.config.liveness.enabled
+        checks = self._start_liveness(frame, pending) if live else None
+        try:
+            vectors = self.timer.run("embed", lambda: self.embedder.embed(crops))
+        except ModelOutputError as error:
+            vectors = None
+            for analysis in pending:
+                self._failed(analysis, "embed", error)
+        liveness_errors = self._finish_liveness(pending, checks) if checks is not None else {}
+        if vectors is not None:
+            for index, (analysis, vector) in enumerate(zip(pending, vectors, strict=True)):
+                if index not in liveness_errors:
                     analysis.embedding = vector
+        for index, failure in liveness_errors.items():
+            self._failed(pending[index], "liveness", failure)
         return analyses
 
-    def _gate(
-        self, frame: BGRImage, analysis: FaceAnalysis, check_liveness: bool
-    ) -> BGRImage | None:
+    def _gate(self, frame: BGRImage, analysis: FaceAnalysis) -> BGRImage | None:
         landmarks = analysis.detection.landmarks
         try:
             crop = self.timer.run("align", lambda: align_face(frame, landmarks, self.alignment))
@@ -142,18 +160,48 @@ class FacePipeline:
             self._failed(analysis, "align", error)
             return None
         analysis.quality = assess_quality(frame, landmarks, crop, self.config.quality)
+        if analysis.detection.close_up:
+            analysis.quality.reasons.append(QualityReason.TOO_CLOSE)
         if not analysis.quality.passed:
             return None
-        if check_liveness and self.liveness is not None and self.config.liveness.enabled:
-            checker = self.liveness
-            try:
-                analysis.liveness = self.timer.run(
-                    "liveness", lambda: checker.check(frame, analysis.detection.box)
-                )
-            except ModelOutputError as error:
-                self._failed(analysis, "liveness", error)
-                return None
         return crop
+
+    def _check_all(
+        self, frame: BGRImage, faces: list[FaceAnalysis]
+    ) -> list[LivenessResult | ModelOutputError]:
+        checker = self.liveness
+        assert checker is not None
+        results: list[LivenessResult | ModelOutputError] = []
+        for analysis in faces:
+            try:
+                check = partial(checker.check, frame, analysis.detection.box)
+                results.append(self.timer.run("liveness", check))
+            except ModelOutputError as failure:
+                results.append(failure)
+        return results
+
+    def _start_liveness(
+        self, frame: BGRImage, faces: list[FaceAnalysis]
+    ) -> Future[list[LivenessResult | ModelOutputError]]:
+        if self._liveness_worker is not None:
+            return self._liveness_worker.submit(self._check_all, frame, faces)
+        done: Future[list[LivenessResult | ModelOutputError]] = Future()
+        done.set_result(self._check_all(frame, faces))  # the previous, sequential order
+        return done
+
+    def _finish_liveness(
+        self,
+        faces: list[FaceAnalysis],
+        checks: Future[list[LivenessResult | ModelOutputError]],
+    ) -> dict[int, ModelOutputError]:
+        """Store each face's liveness; the faces whose check failed, by index."""
+        errors: dict[int, ModelOutputError] = {}
+        for index, (analysis, result) in enumerate(zip(faces, checks.result(), strict=True)):
+            if isinstance(result, ModelOutputError):
+                errors[index] = result
+            else:
+                analysis.liveness = result
+        return errors
 
     def embed_face(self, frame: BGRImage, detection: Detection) -> Vector:
         """Embedding of one given detection, bypassing the gate (evaluation tools only)."""

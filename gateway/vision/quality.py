@@ -31,6 +31,7 @@ class QualityReason(StrEnum):
     BLUR = "blur"
     TOO_DARK = "too_dark"
     TOO_BRIGHT = "too_bright"
+    TOO_CLOSE = "too_close"  # the face fills the frame: liveness has no context to judge
 
 
 @dataclass(frozen=True)

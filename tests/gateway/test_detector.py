@@ -11,6 +11,8 @@ import pytest
 
 from gateway.vision.detector import YuNetDetector
 from gateway.vision.image_io import read_image
+from gateway.vision.pipeline import FacePipeline
+from gateway.vision.quality import QualityReason
 
 
 def _sample_images(faces_dir: Path) -> list[Path]:
@@ -65,3 +67,33 @@ def test_large_frame_coordinates_map_back(models_mirror: Path, faces_dir: Path) 
     [face_big] = detector.detect(big)
     assert np.allclose(face_big.landmarks, face_small.landmarks * 2, atol=4.0)
     assert face_big.box[2] == pytest.approx(face_small.box[2] * 2, abs=6.0)
+
+
+def test_a_face_filling_the_frame_is_found(models_mirror: Path, faces_dir: Path) -> None:
+    """Tight 468 px crops (live and screen replay): too big for YuNet at full size, found by the
+    close-up search; the crop's content never decides whether a face is looked for."""
+    crops = sorted((faces_dir / "antispoof/rienheuver_lbp").glob("[os]*/*.jpg"))
+    assert len(crops) >= 8
+    model = models_mirror / "face_detection_yunet_2026may.onnx"
+    full_size_only = YuNetDetector(model, close_up_max_side=None)
+    detector = YuNetDetector(model)
+    for path in crops:
+        image = read_image(path)
+        assert image.shape[:2] == (468, 468)
+        assert full_size_only.detect(image) == [], path
+        [face] = detector.detect(image)
+        x, y, w, h = face.box
+        assert w > 0.5 * image.shape[1] and 0 <= x + w / 2 <= 468 and 0 <= y + h / 2 <= 468
+        assert face.eye_distance > 60, path  # landmarks in the crop's own pixels
+
+
+def test_a_close_up_face_is_reported_but_never_judged(
+    pipeline: FacePipeline, faces_dir: Path
+) -> None:
+    """A screen replay filling the frame (its liveness crop clipped to the face scored 0.80
+    "real"): found, marked too close, neither liveness-checked nor embedded."""
+    frame = read_image(faces_dir / "antispoof/rienheuver_lbp/screen/bas.jpg")
+    [analysis] = pipeline.analyse(frame)
+    assert analysis.detection.close_up
+    assert analysis.quality is not None and QualityReason.TOO_CLOSE in analysis.quality.reasons
+    assert analysis.liveness is None and analysis.embedding is None and not analysis.usable

@@ -33,7 +33,7 @@ from tests.modelhub.torch_writer import legacy_checkpoint
 
 MANIFEST = load_manifest()
 DEFAULT = MANIFEST.pack("default")
-BUNDLED = [e for e in DEFAULT.models if e.source.kind == "bundled"]
+BUNDLED = [e for e in MANIFEST.models.values() if e.source.kind == "bundled"]
 LIVENESS = [e for e in DEFAULT.liveness]
 
 
@@ -112,7 +112,8 @@ def test_upstream_fetch_rebuilds_the_bundled_files_from_the_official_downloads(
     base, www = official_server
     for name in CHECKPOINTS.values():
         shutil.copyfile(models_mirror / "upstream" / name, www / name)
-    shutil.copyfile(models_mirror / DEFAULT.detector.file, www / DEFAULT.detector.file)
+    yunet = MANIFEST.model("yunet_2023mar")  # the default detector is built from it
+    shutil.copyfile(models_mirror / yunet.file, www / yunet.file)
     dest = tmp_path / "models"
     config = tmp_path / "gateway.toml"
     manifest = _manifest_pointing_at(base, tmp_path)
@@ -121,9 +122,12 @@ def test_upstream_fetch_rebuilds_the_bundled_files_from_the_official_downloads(
     out = capsys.readouterr().out
     assert "4 verified, 0 failed" in out and "from the official sources" in out
     assert out.count("via gateway.modelhub.minifasnet_convert") == 2
-    assert f"{base}/{DEFAULT.detector.file}" in out
-    for entry in BUNDLED:
+    assert f"{base}/{yunet.file} via gateway.modelhub.yunet_convert" in out
+    for entry in LIVENESS:
         assert (dest / entry.file).read_bytes() == (bundled_models_dir() / entry.file).read_bytes()
+    assert hashlib.sha256((dest / DEFAULT.detector.file).read_bytes()).hexdigest() == (
+        DEFAULT.detector.sha256
+    )
     assert main(["models", "verify", "--config", str(config)]) == 0
     # equal outputs on real faces: the rebuilt files against the bundled ones
     rebuilt = LivenessChecker(

@@ -93,7 +93,7 @@ def test_verify_json_reports_ok_missing_and_mismatch(
     assert all(set(item) == keys for item in report["files"])
     status = {item["id"]: item["status"] for item in report["files"]}
     assert status == {
-        "yunet_2023mar": "ok",
+        "yunet_2026may": "ok",
         "faceapi_face_recognition": "mismatch",
         "minifasnet_v2": "ok",
         "minifasnet_v1se": "missing",

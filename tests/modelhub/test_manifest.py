@@ -25,7 +25,7 @@ def test_default_path_is_the_package_models_folder() -> None:
 
 def test_packs_have_the_agreed_composition() -> None:
     default = MANIFEST.pack("default")
-    assert default.detector.file == "face_detection_yunet_2023mar.onnx"
+    assert default.detector.file == "face_detection_yunet_2026may.onnx"  # built from 2023mar
     assert default.embedder.file == "faceapi_face_recognition.onnx"
     assert [e.file for e in default.liveness] == ["MiniFASNetV2.onnx", "MiniFASNetV1SE.onnx"]
     assert MANIFEST.pack("sface").embedder.file == "face_recognition_sface_2021dec.onnx"

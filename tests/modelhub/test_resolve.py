@@ -34,7 +34,7 @@ def test_resolves_verified_paths_by_role(default_dir: Path) -> None:
     resolved = resolve_pack(ModelsConfig(dir=default_dir))
     pack = MANIFEST.pack("default")
     assert resolved.pack == pack
-    assert resolved.detector == default_dir / "face_detection_yunet_2023mar.onnx"
+    assert resolved.detector == default_dir / "face_detection_yunet_2026may.onnx"
     assert resolved.embedder == default_dir / "faceapi_face_recognition.onnx"
     assert resolved.liveness == (
         default_dir / "MiniFASNetV2.onnx",
@@ -121,7 +121,7 @@ def test_config_manifest_setting_is_used(tmp_path: Path, default_dir: Path) -> N
 
 
 def test_verify_file_accepts_any_pinned_hash(default_dir: Path) -> None:
-    entry = MANIFEST.model("yunet_2023mar")
+    entry = MANIFEST.model("yunet_2026may")
     path = default_dir / entry.file
     assert verify_file(path, entry.sha256) == entry.sha256
     assert verify_file(path, ("0" * 64, entry.sha256)) == entry.sha256

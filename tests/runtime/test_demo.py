@@ -40,6 +40,7 @@ def test_demo_grants_a_resident_on_the_sample_clip(tmp_path: Path, shared: Path)
     assert done.returncode == 0, output[-3000:]
     assert "enrolled lin_manuel_miranda" in output
     assert "GRANT face" in output
+    assert "first face in the frame -> grant committed: p50 " in output  # bench-access --clips
     assert f"staff page: https://127.0.0.1:{port}/" in output
     assert "frames analysed" in output
     assert (tmp_path / "var/demo/menwei.db").exists()
@@ -118,8 +119,11 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Newcomer:
 def test_fresh_clone_without_shared_runs_make_demo_to_a_grant(newcomer: Newcomer) -> None:
     out = newcomer.output
     assert "not in the mirror" not in out and "MENWEI_MODELS_MIRROR" not in out
-    for model in ("yunet_2023mar", "minifasnet_v2", "minifasnet_v1se"):
+    for model in ("minifasnet_v2", "minifasnet_v1se"):
         assert f"model {model}: installed (bundled " in out
+    # the dynamic detector is built from the bundled 2023mar file
+    assert "model yunet_2026may: installed (" in out
+    assert "/face_detection_yunet_2023mar.onnx via gateway.modelhub.yunet_convert)" in out
     assert "model mobilefacenet_faceplugin: installed" in out  # built from its npm package
     assert "accepts its licence 'declared-mit-unverified' for this demo only" in out
     assert "using the installed sample photos" in out and "astronaut" in out
