@@ -61,7 +61,7 @@ bench: venv
 lint: venv apt
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy gateway firmware_bridge provisioning
+	$(VENV)/bin/mypy gateway firmware_bridge provisioning station_console
 	shellcheck scripts/*.sh
 
 clean:
