@@ -87,6 +87,8 @@ class WebSection(_Section):
     session_max_hours: int = Field(12, ge=1)
     secure_cookies: bool = True
     board_size: int = Field(200, ge=10, le=5000)
+    tls_cert: Path | None = None  # without both, plain HTTP (behind a TLS proxy or on localhost)
+    tls_key: Path | None = None
 
 
 class ConsoleConfig(_Section):

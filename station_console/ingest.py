@@ -208,9 +208,9 @@ class Ingest:
 
     def _announce(self, outcome: BatchOutcome) -> None:
         for alert in outcome.alerts:
-            self.feed.publish({"kind": "alert", **_jsonable(alert)})
+            self.feed.publish({**_jsonable(alert), "event": "alert"})
         for command_id in outcome.results:
-            self.feed.publish({"kind": "result", "command_id": command_id})
+            self.feed.publish({"event": "result", "command_id": command_id})
 
     def _replays(self, now: float) -> None:
         if self.send_replay is None or not self._connected.is_set():

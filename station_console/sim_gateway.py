@@ -108,6 +108,37 @@ class SimGateway:
             self._live[info.mid] = seq
             return seq
 
+    def lose_next(self) -> int:
+        """Take the next seq into the outbox without it reaching the station (as if a broker
+        crash lost it after PUBACK); only a replay delivers it."""
+        now = datetime.now(UTC)
+        with self._lock:
+            self.seq += 1
+            body = {
+                "event_id": str(uuid7()),
+                "occurred_at": now.isoformat(),
+                "door": "main",
+                "method": "card",
+                "verdict": "grant",
+                "reason": "ok",
+                "person": "R-0001",
+                "score": None,
+            }
+            envelope = {
+                "v": 1,
+                "id": body["event_id"],
+                "seq": self.seq,
+                "site": self.site,
+                "gateway": self.gateway,
+                "type": "access_event",
+                "created_at": now.isoformat(),
+                "replayed": False,
+                "body": body,
+            }
+            self.outbox[self.seq] = (self.topics.event("access"), envelope)
+            self._acked.add(self.seq)
+            return self.seq
+
     def access_event(self, method: str | None = None, verdict: str = "grant") -> int:
         method = method or self.random.choice(METHODS)
         now = datetime.now(UTC)
@@ -215,6 +246,12 @@ class SimGateway:
         properties: Properties,
     ) -> None:
         self._pubacks.append(mid)  # resolved under our lock later: paho holds its own here
+
+    def drained(self) -> bool:
+        """True when the broker acknowledged every seq this gateway published."""
+        with self._lock:
+            self._settle_acks()
+            return self.delivered_up_to == self.seq
 
     def _settle_acks(self) -> None:
         """Advance `delivered_up_to` over acknowledged seqs (call with the lock held)."""

@@ -273,3 +273,9 @@ def register(subparsers: Any) -> None:
         "--writer-process", action="store_true", help="write from another process (sqlite3)"
     )
     bench.set_defaults(func=_bench)
+
+    # The station console (station_console/) depends on this contract, never the reverse: only
+    # its subcommands are attached here (serve, simulate, add-account, console-bench).
+    from station_console.cli import register as register_console
+
+    register_console(commands)
