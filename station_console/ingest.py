@@ -81,6 +81,7 @@ class Ingest:
         self._queue: queue.Queue[Incoming] = queue.Queue()
         self._generation = 0
         self._stop = threading.Event()
+        self.hold = threading.Event()  # set: take nothing (the broker keeps it; for the bench)
         self._connected = threading.Event()
         self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
 
@@ -169,6 +170,9 @@ class Ingest:
     def _run(self) -> None:
         last_replay = 0.0
         while not self._stop.is_set():
+            if self.hold.is_set():
+                self._stop.wait(0.05)
+                continue
             batch = self._take()
             if batch:
                 self._handle(batch)
