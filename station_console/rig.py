@@ -13,13 +13,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, func, select, text
 
-from gateway.station.keys import save_private_key
+from gateway.station.keys import public_key_b64, save_private_key
 from gateway.station.local_broker import LocalBroker
 from gateway.station.mqtt_client import BrokerAccess
 from station_console.config import ConsoleConfig
 from station_console.local_rig import GATEWAY_PASSWORD, STATION_PASSWORD, station_broker
 from station_console.schema import EventRow
 from station_console.service import StationService
+from station_console.sim_processes import ProcessSimulation
 from station_console.simulate import Simulation, SimulationPlan
 
 
@@ -34,7 +35,7 @@ class StationRig:
     database_name: str
     admin_url: str
     service: StationService
-    simulation: Simulation
+    simulation: Simulation | ProcessSimulation
 
     @classmethod
     def start(
@@ -43,7 +44,9 @@ class StationRig:
         plan: SimulationPlan,
         admin_url: str,
         overrides: dict[str, Any] | None = None,
+        processes: bool = False,
     ) -> StationRig:
+        """`processes`: simulate in worker processes (needed beyond ~300 gateways)."""
         folder.mkdir(parents=True, exist_ok=True)
         names = [plan.name_format.format(n=n) for n in range(1, plan.gateways + 1)]
         broker = station_broker(folder / "broker", names, plan.prefix)
@@ -80,7 +83,13 @@ class StationRig:
                 password=GATEWAY_PASSWORD,
             )
 
-        simulation = Simulation(plan, access, key.public_key())
+        simulation: Simulation | ProcessSimulation
+        if processes:
+            simulation = ProcessSimulation(
+                plan, broker.port, broker.ca, GATEWAY_PASSWORD, public_key_b64(key)
+            )
+        else:
+            simulation = Simulation(plan, access, key.public_key())
         simulation.start()
         return cls(folder, broker, name, admin_url, service, simulation)
 

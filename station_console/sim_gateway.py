@@ -70,7 +70,10 @@ class SimGateway:
         self.started = datetime.now(UTC)
         self.access = access
         self.client = make_client(access, f"menwei-{site}-{gateway}", manual_ack=True)
-        self.client.reconnect_delay_set(1, 8)
+        # spread reconnects: a thousand gateways must not all come back in the same second
+        self.client.reconnect_delay_set(1 + self.random.randrange(5), 30)
+        self.client.connect_timeout = 30.0
+        self.connected = threading.Event()
         self.client.will_set(self.topics.availability, b"offline", qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -234,6 +237,7 @@ class SimGateway:
     ) -> None:
         if reason_code.is_failure:
             return
+        self.connected.set()
         client.publish(self.topics.availability, b"online", qos=1, retain=True)
         client.subscribe(self.topics.command_filter, qos=1)
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import cv2
@@ -36,6 +37,7 @@ class SimulationPlan:
     name_format: str = "gw-{n}"
     prefix: str = "menwei/v1"
     seed: int = 1
+    first: int = 1  # number of the first gateway (a slice of a bigger simulation)
 
 
 def snapshot_jpeg(seed: int = 0) -> bytes:
@@ -65,7 +67,7 @@ class Simulation:
                 jpeg,
                 seed=plan.seed * 100_003 + n,
             )
-            for n in range(1, plan.gateways + 1)
+            for n in range(plan.first, plan.first + plan.gateways)
         ]
         self.random = random.Random(plan.seed)
         self._stop = threading.Event()
@@ -75,9 +77,16 @@ class Simulation:
     def by_name(self, gateway: str) -> SimGateway:
         return next(g for g in self.gateways if g.gateway == gateway)
 
-    def start(self) -> None:
-        for gateway in self.gateways:
+    def start(self, connects_per_s: float = 100.0, timeout: float = 300.0) -> None:
+        """Connect the gateways at a bounded rate (TLS handshakes are the costly part), wait
+        until all are connected, then start the traffic."""
+        for index, gateway in enumerate(self.gateways):
             gateway.start()
+            if (index + 1) % max(1, int(connects_per_s / 10)) == 0:
+                time.sleep(0.1)
+        deadline = time.monotonic() + timeout
+        for gateway in self.gateways:
+            gateway.connected.wait(max(0.0, deadline - time.monotonic()))
         self._thread.start()
 
     def stop(self) -> None:
@@ -122,6 +131,34 @@ class Simulation:
             count += 1
             product *= self.random.random()
         return count
+
+    def pause(self) -> None:
+        self.paused.set()
+
+    def resume(self) -> None:
+        self.paused.clear()
+
+    def drained(self) -> bool:
+        return all(gateway.drained() for gateway in self.gateways)
+
+    def status_all(self) -> None:
+        for gateway in self.gateways:
+            gateway.status()
+
+    def backlog(self, per_gateway: int) -> None:
+        for _ in range(per_gateway):
+            for gateway in self.gateways:
+                gateway.access_event()
+
+    def alert_times(self) -> dict[str, float]:
+        """Alert envelope id -> its gateway-side created_at (Unix ms)."""
+        times: dict[str, float] = {}
+        for gateway in self.gateways:
+            for _, envelope in list(gateway.outbox.values()):
+                if envelope["type"] == "alert":
+                    created = datetime.fromisoformat(envelope["created_at"])
+                    times[envelope["id"]] = created.timestamp() * 1000
+        return times
 
     def totals(self) -> dict[str, int]:
         """Highest seq of every gateway: what the station must hold, gapless from 1."""

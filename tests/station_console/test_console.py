@@ -199,3 +199,42 @@ def test_a_lost_message_is_replayed_by_the_station_itself(rig: StationRig) -> No
 def _replays(rig: StationRig) -> list[CommandRow]:
     with rig.service.database.session() as session:
         return list(session.scalars(select(CommandRow).where(CommandRow.name == "replay")))
+
+
+def test_event_search_and_the_flow_per_building(rig: StationRig) -> None:
+    gateway = rig.simulation.by_name("gw-1")
+    gateway.access_event("exit")
+    seq = gateway.access_event("card")
+    person = gateway.outbox[seq][1]["body"]["person"]
+    wait_until(lambda: rig.stored()["gw-1"][2] >= seq, 30, "events stored")
+    with httpx.Client(base_url=rig.base_url) as client:
+        client.post("/login", data={"username": VIEWER[0], "password": VIEWER[1]})
+        found = client.get("/events", params={"gateway": "gw-1", "person": person})
+        assert found.status_code == 200 and person in found.text
+        assert "site-a/gw-2" not in found.text
+        flow = client.get("/flow", headers={"accept-language": "zh-CN"})
+    assert "楼栋人员流动" in flow.text  # zh from the browser's language
+    ins = [int(v) for v in re.findall(r'<td class="in">(\d+)</td>', flow.text)]
+    outs = [int(v) for v in re.findall(r'<td class="out">(\d+)</td>', flow.text)]
+    assert sum(ins) > 0 and sum(outs) > 0
+
+
+def test_retention_keeps_each_kind_its_own_time(rig: StationRig) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func
+
+    from station_console.retention import purge
+    from station_console.schema import TelemetryRow
+
+    rig.simulation.paused.set()
+    later = datetime.now(UTC) + timedelta(days=200)  # past events (180) and telemetry (7)
+    with rig.service.database.session() as session:
+        alerts_before = session.scalar(select(func.count()).select_from(AlertRow))
+        counts = purge(session, rig.service.config.retention, later)
+    assert counts["events"] > 0 and counts["telemetry"] > 0 and counts["alerts"] == 0
+    with rig.service.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(AlertRow)) == alerts_before
+        assert session.scalar(select(func.count()).select_from(TelemetryRow)) == 0
+        kinds = set(session.scalars(select(EventRow.type)))
+    assert kinds <= {"alert"}  # an alert's event stays as long as the alert
