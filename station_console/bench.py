@@ -118,7 +118,9 @@ def _open_board(rig: StationRig) -> tuple[Any, Any, Any]:
 
 def _settled(rig: StationRig) -> bool:
     stored = rig.stored()
-    return all(stored.get(g) == (top, top, top) for g, top in rig.simulation.totals().items())
+    return all(
+        stored.get(g, (0, 0, 0)) == (top, top, top) for g, top in rig.simulation.totals().items()
+    )
 
 
 def _wait_settled(rig: StationRig, timeout: float) -> None:

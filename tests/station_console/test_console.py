@@ -156,7 +156,7 @@ def test_viewer_may_not_acknowledge_and_a_forged_form_is_refused(rig: StationRig
 def _settled(rig: StationRig) -> bool:
     totals = rig.simulation.totals()
     stored = rig.stored()
-    return all(stored.get(g) == (top, top, top) for g, top in totals.items())
+    return all(stored.get(g, (0, 0, 0)) == (top, top, top) for g, top in totals.items())
 
 
 def test_broker_killed_mid_run_loses_and_duplicates_nothing(rig: StationRig) -> None:
