@@ -19,6 +19,9 @@ from station_console.messages import Envelope, GatewayMessage
 from station_console.schema import AlertRow, CommandRow, EventRow, GatewayRow, TelemetryRow
 from station_console.sequence import SequenceBook
 
+NEW_EVENTS = insert(EventRow).on_conflict_do_nothing().returning(EventRow.id)
+NEW_ALERTS = insert(AlertRow).on_conflict_do_nothing()
+
 
 @dataclass
 class BatchOutcome:
@@ -99,16 +102,18 @@ def write_batch(
     outcome.gateways = {(item.site, item.gateway) for item in items}
     if envelopes:
         unique = {envelope.id: envelope for envelope in envelopes}
-        statement = insert(EventRow).values([_event_row(e, now) for e in unique.values()])
+        connection = session.connection()
+        # executemany of one cached statement (insertmanyvalues): a multi-row VALUES would be
+        # compiled afresh for every batch, which cost more than the database work
         inserted = set(
-            session.scalars(statement.on_conflict_do_nothing().returning(EventRow.id)).all()
+            connection.execute(NEW_EVENTS, [_event_row(e, now) for e in unique.values()]).scalars()
         )
         outcome.new_events = len(inserted)
         outcome.duplicates = len(envelopes) - len(inserted)
         fresh = [unique[i] for i in unique if i in inserted]
         alerts = [_alert_row(e, now) for e in fresh if e.type == "alert"]
         if alerts:
-            session.execute(insert(AlertRow).values(alerts).on_conflict_do_nothing())
+            connection.execute(NEW_ALERTS, alerts)
             outcome.alerts = [
                 {k: v for k, v in a.items() if k != "snapshot"}
                 | {"has_snapshot": bool(a["snapshot"])}
@@ -133,7 +138,7 @@ def write_batch(
                     {"site": item.site, "gateway": item.gateway, "at": now, "payload": item.payload}
                 )
     if telemetry:
-        session.execute(insert(TelemetryRow).values(telemetry))
+        session.connection().execute(insert(TelemetryRow), telemetry)
     for key, row in rows.items():
         entry = book.of(*key)
         row.highest_seq, row.complete_up_to = entry.highest, entry.complete_up_to
