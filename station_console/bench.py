@@ -56,6 +56,7 @@ class BenchReport:
     ingested_per_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)  # alerts while the board was open
     steady_ms: list[float] = field(default_factory=list)  # ... and not during the broker outage
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (created - start s, ms)
     alerts: int = 0
     backlog: int = 0
     broker_accept_per_s: float = 0.0
@@ -214,6 +215,7 @@ def run_console_bench(plan: BenchPlan) -> BenchReport:
                     if at is None or at < board_open_ms:
                         continue
                     report.latencies_ms.append(float(received) - at)
+                    report.samples.append(((at - board_open_ms) / 1000, float(received) - at))
                     if not outage[0] <= at <= outage[1]:
                         report.steady_ms.append(float(received) - at)
         finally:

@@ -102,6 +102,9 @@ def _bench(args: argparse.Namespace) -> int:
     report = run_console_bench(plan)
     for line in report.lines():
         print(line)
+    if args.samples is not None:
+        rows = "".join(f"{at:.2f}\t{ms:.0f}\n" for at, ms in sorted(report.samples))
+        args.samples.write_text("seconds_after_start\talert_to_board_ms\n" + rows)
     return 0 if report.lost == 0 and report.duplicated == 0 else 1
 
 
@@ -147,4 +150,5 @@ def register(commands: Any) -> None:
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     bench.add_argument("--no-browser", action="store_true")
+    bench.add_argument("--samples", type=Path, help="write each alert's latency (TSV)")
     bench.set_defaults(func=_bench)
