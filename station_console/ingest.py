@@ -78,6 +78,7 @@ class Ingest:
         self.client.reconnect_delay_set(1, 5)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
         self._queue: queue.Queue[Incoming] = queue.Queue()
         self._generation = 0
         self._stop = threading.Event()
@@ -146,6 +147,9 @@ class Ingest:
         self.counters.connects += 1
         client.subscribe([(topic, 1) for topic in station_filters(self.broker.topic_prefix)])
         self._connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, *args: Any) -> None:
+        self._connected.clear()  # replays wait for the next connect
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.put(
