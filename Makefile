@@ -62,7 +62,7 @@ bench: venv
 lint: venv apt
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy gateway firmware_bridge provisioning menwei
+	$(VENV)/bin/mypy gateway firmware_bridge provisioning menwei station_console
 	shellcheck scripts/*.sh
 
 clean:

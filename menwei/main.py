@@ -29,6 +29,7 @@ import gateway.modelhub.cli
 import gateway.ops.cli
 import gateway.runtime.cli
 import gateway.station.cli
+import station_console.cli
 from firmware_bridge.config import DoorConfig
 from gateway.config.staff_page import ProvisioningConfig
 
@@ -71,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     firmware_bridge.cli.register(subparsers, read_door_section=read_door_section)
     gateway.runtime.cli.register(subparsers, staff_page=serve_staff_page)
     gateway.access.people_cli.register(subparsers)
-    gateway.station.cli.register(subparsers)
+    # The station console depends on the station contract, never the reverse: the composition
+    # root attaches its subcommands (serve, simulate, add-account, console-bench) under `station`.
+    station_console.cli.register(gateway.station.cli.register(subparsers))
     gateway.ops.cli.register(subparsers)
     gateway.demo.register(subparsers, staff_page=serve_staff_page)
     return parser

@@ -273,7 +273,7 @@ def _bench(args: argparse.Namespace) -> int:
     return 0 if result.events_per_s >= args.target else 1
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Any) -> Any:  # returns the `station` subcommands, for the console
     station = subparsers.add_parser("station", help="station-side MQTT tools and benchmark")
     commands = station.add_subparsers(dest="station_command", metavar="SUBCOMMAND", required=True)
 
@@ -344,3 +344,4 @@ def register(subparsers: Any) -> None:
         "--writer-process", action="store_true", help="write from another process (sqlite3)"
     )
     bench.set_defaults(func=_bench)
+    return commands

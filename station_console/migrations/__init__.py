@@ -1,0 +1,1 @@
+"""Alembic migrations of the station console's schema (run by `station_console.db.migrate`)."""

@@ -1,0 +1,1 @@
+"""Revisions of the station console's schema, oldest first."""

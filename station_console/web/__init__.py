@@ -1,0 +1,1 @@
+"""The station console's web side: FastAPI app, auth, pages and the live board's SSE stream."""

@@ -1,0 +1,123 @@
+// The station console's only script (served from this origin; no CDN, no inline script).
+// On the alert board: listens to /stream (server-sent events) and adds each new alert row,
+// updates the offline gateway list, and records when each alert arrived (for the bench).
+// On the commands page: reloads when a command's result arrives.
+"use strict";
+
+function el(tag, attrs, text) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function postForm(action, csrf, label, extraInput) {
+  const form = el("form", { method: "post", action: action, class: "inline" });
+  form.appendChild(el("input", { type: "hidden", name: "csrf", value: csrf }));
+  if (extraInput) form.appendChild(el("input", { name: extraInput, size: "8" }));
+  form.appendChild(el("button", { class: extraInput ? "assign" : "ack" }, label));
+  return form;
+}
+
+function alertRow(board, csrf, alert) {
+  const row = el("tr", { id: "alert-" + alert.event_id, class: "alert new " + alert.severity,
+                         "data-id": alert.event_id });
+  const snap = el("td");
+  if (alert.has_snapshot) {
+    snap.appendChild(el("img", { class: "snap", alt: "snapshot",
+                                 src: "/alerts/" + alert.event_id + "/snapshot.jpg" }));
+  }
+  row.appendChild(snap);
+  row.appendChild(el("td", { class: "door" }, alert.site + "/" + alert.gateway));
+  const time = el("td", { class: "time" });
+  time.appendChild(el("time", { datetime: alert.occurred_at }, alert.occurred_at));
+  row.appendChild(time);
+  row.appendChild(el("td", { class: "kind" }, alert.kind));
+  row.appendChild(el("td", {}, alert.severity));
+  row.appendChild(el("td", {}, alert.assigned_to || ""));
+  const actions = el("td");
+  if (board.dataset.canAck === "1") {
+    actions.appendChild(postForm("/alerts/" + alert.event_id + "/ack", csrf, board.dataset.tAck));
+    actions.appendChild(postForm("/alerts/" + alert.event_id + "/assign", csrf,
+                                 board.dataset.tAssign, "assignee"));
+  }
+  row.appendChild(actions);
+  return row;
+}
+
+function setCount(id, delta) {
+  const node = document.getElementById(id);
+  if (node) node.textContent = String(Math.max(0, Number(node.textContent) + delta));
+}
+
+function gatewayChanged(board, item) {
+  const list = document.getElementById("offline-gateways");
+  const id = "gw-" + item.site + "-" + item.gateway;
+  const existing = document.getElementById(id);
+  if (!item.online && !existing) {
+    list.appendChild(el("li", { id: id, class: "offline" },
+                        item.site + "/" + item.gateway + " " + board.dataset.tOffline));
+    setCount("offline-count", 1);
+    setCount("online-count", -1);
+  } else if (item.online && existing) {
+    existing.remove();
+    setCount("offline-count", -1);
+    setCount("online-count", 1);
+  }
+}
+
+function startBoard(board) {
+  const csrf = document.querySelector('meta[name="csrf"]').content;
+  const body = document.querySelector("#alerts tbody");
+  const arrivals = document.getElementById("arrivals");
+  const state = document.getElementById("live-state");
+  const limit = 500;
+  const source = new EventSource("/stream");
+  source.onopen = () => { state.textContent = "live"; state.className = "badge live"; };
+  source.onerror = () => { state.textContent = "…"; state.className = "badge"; };
+  source.addEventListener("alert", (event) => {
+    const alert = JSON.parse(event.data);
+    arrivals.textContent += alert.event_id + " " + Date.now() + "\n";
+    if (document.getElementById("alert-" + alert.event_id)) return;
+    const none = document.getElementById("no-alerts");
+    if (none) none.remove();
+    body.insertBefore(alertRow(board, csrf, alert), body.firstChild);
+    while (body.rows.length > limit) body.deleteRow(body.rows.length - 1);
+  });
+  source.addEventListener("ack", (event) => {
+    const row = document.getElementById("alert-" + JSON.parse(event.data).event_id);
+    if (row) row.remove();
+  });
+  source.addEventListener("gateway", (event) => gatewayChanged(board, JSON.parse(event.data)));
+}
+
+function startCommands() {
+  // Each waiting result is fetched when the stream says it arrived, and every 2 s meanwhile
+  // (a fast gateway can answer before the stream is open).
+  const refresh = (id) => {
+    const cell = document.querySelector("#cmd-" + id + " .result");
+    if (!cell || cell.dataset.done === "1") return;
+    fetch("/commands/" + id + "/result", { credentials: "same-origin" })
+      .then((response) => response.json())
+      .then((answer) => {
+        if (!answer.done) return;
+        cell.dataset.done = "1";
+        cell.textContent = answer.text;
+        cell.className = "result " + (answer.ok ? "ok" : "error");
+      });
+  };
+  const waiting = () => document.querySelectorAll('#commands td.result[data-done="0"]');
+  const source = new EventSource("/stream");
+  source.addEventListener("result", (event) => refresh(JSON.parse(event.data).command_id));
+  const timer = setInterval(() => {
+    const cells = waiting();
+    if (cells.length === 0) clearInterval(timer);
+    cells.forEach((cell) => refresh(cell.parentElement.dataset.id));
+  }, 2000);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const board = document.getElementById("board");
+  if (board) startBoard(board);
+  if (document.getElementById("commands")) startCommands();
+});

@@ -1,0 +1,1 @@
+"""Station console tests: real mosquitto, PostgreSQL, the service, simulated gateways, chromium."""
