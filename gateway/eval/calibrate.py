@@ -4,8 +4,9 @@ stated margin, and what they cost residents.
 For each set (gateway.eval.devsets): every impostor comparison per image and per visit, its highest
 score and the top pairs to look at by eye (gateway.eval.impostors); the split-half excess that
 tells how far a zero point moves on new people. The recommended resident threshold is the highest
-per-image zero point of all sets plus the margin, rounded up to 0.001. It does not rely on the
-margin rule or on the gallery size, so the small-gallery threshold equals it; the watch-list
+zero point of all sets, per image or per (fused) visit, plus the margin, rounded up to 0.001. It
+does not rely on the margin rule or on the gallery size, so the small-gallery threshold equals it;
+the watch-list
 threshold (a hit alerts the police) meets the same bar: above every impostor of every set, with
 the same margin.
 
@@ -58,7 +59,7 @@ class SetReport:
             "images": len(self.dev.images),
             "images_without_face": self.no_face,
             "identities": stats.identities,
-            "aliases_merged": [f"{a.label} = {a.same_as}" for a in self.dev.aliases_applied],
+            "aliases_merged": [a.describe() for a in self.dev.aliases_applied],
             "per_image": {
                 "impostor_comparisons": stats.image_comparisons,
                 "highest_impostor": stats.highest_image,
@@ -87,7 +88,7 @@ class SetReport:
 class Recommendation:
     """Thresholds and where they come from."""
 
-    zero_point: float  # highest per-image impostor of every set
+    zero_point: float  # highest impostor of every set, per image or per fused visit
     zero_set: str
     margin: float
     margin_source: str
@@ -150,8 +151,10 @@ def estimate_margin(sets: list[tuple[DevSet, ImpostorStats]]) -> tuple[float, st
 
 
 def recommend(sets: list[tuple[DevSet, ImpostorStats]], margin: float | None) -> Recommendation:
-    """Highest per-image zero point + margin (see the module docstring)."""
-    zero, zero_set = max((stats.highest_image, dev.name) for dev, stats in sets)
+    """Highest zero point (per image or per visit) + margin (see the module docstring)."""
+    zero, zero_set = max(
+        (max(stats.highest_image, stats.highest_visit), dev.name) for dev, stats in sets
+    )
     if margin is None:
         margin, source = estimate_margin(sets)
     else:
@@ -247,7 +250,7 @@ def format_calibrate(report: CalibrationReport) -> str:
         lines.append(
             f"\n[{dev.name}] {len(dev.images)} images, {stats.identities} people "
             f"({item.no_face} images without a usable face)"
-            + "".join(f"; alias merged: {a.label} = {a.same_as}" for a in dev.aliases_applied)
+            + "".join(f"; alias merged: {a.describe()}" for a in dev.aliases_applied)
         )
         lines.append(
             f"  per image: highest impostor {stats.highest_image:.4f} over "

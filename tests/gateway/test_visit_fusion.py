@@ -1,0 +1,90 @@
+"""Visit fusion through `judge_track` with a real gallery: the live frames of a track are averaged
+and searched once; frames failing liveness or without a face add nothing."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+
+from gateway.gallery import Gallery
+from gateway.vision.decision import DecisionRule, FrameEvidence, Verdict
+from gateway.vision.recogniser import frame_evidence, judge_track
+from gateway.vision.tracking import Track
+from gateway.vision.visit_fusion import fuse, fused_evidence
+
+RULE = DecisionRule(similarity_threshold=0.9, min_margin=0.02, window=5, agree=3)
+MODEL = "test-model"
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+@pytest.fixture()
+def gallery() -> Gallery:
+    residents = Gallery(MODEL, 3)
+    residents.add("alice", _unit(1, 0, 0), MODEL)
+    residents.add("bob", _unit(0, 0, 1), MODEL)
+    return residents
+
+
+def _frame(gallery: Gallery, vector: np.ndarray | None, live: bool | None) -> FrameEvidence:
+    match = gallery.search(vector) if vector is not None else None
+    return frame_evidence(match, live, vector)
+
+
+def _visit(gallery: Gallery, frames: list[tuple[np.ndarray | None, bool | None]]) -> list[Verdict]:
+    track = Track(1, (0.0, 0.0, 0.0, 0.0), 0, 0, history=deque(maxlen=RULE.window))
+    verdicts = []
+    for vector, live in frames:
+        track.history.append(_frame(gallery, vector, live))
+        verdicts.append(judge_track(track, RULE, gallery.search)[0].verdict)
+    return verdicts
+
+
+def test_fuse_is_the_normalised_mean_and_refuses_nothing_to_fuse() -> None:
+    fused = fuse([_unit(1, 1, 0), _unit(1, -1, 0)])
+    assert fused is not None
+    np.testing.assert_allclose(fused, [1, 0, 0], atol=1e-6)
+    assert fuse([]) is None
+    assert fuse([_unit(1, 0, 0), _unit(-1, 0, 0)]) is None  # cancels out: no direction
+
+
+def test_only_live_frames_with_a_face_are_fused(gallery: Gallery) -> None:
+    history = [
+        _frame(gallery, _unit(1, 1, 0), True),
+        _frame(gallery, _unit(0, 0, 1), False),  # failed liveness: left out
+        _frame(gallery, None, None),  # no usable face
+        _frame(gallery, _unit(1, -1, 0), True),
+    ]
+    fused = fused_evidence(history, RULE.window, gallery.search)
+    assert fused is not None and fused.frames == 2
+    assert fused.identity == "alice" and fused.score == pytest.approx(1.0, abs=1e-6)
+    assert fused_evidence(history[1:3], RULE.window, gallery.search) is None
+
+
+def test_a_visit_of_frames_each_short_of_the_threshold_is_granted_on_their_mean(
+    gallery: Gallery,
+) -> None:
+    # Each frame scores 0.707 against alice (below 0.9); their mean is alice's template.
+    frames = [(_unit(1, 1, 0), True), (_unit(1, -1, 0), True), (_unit(1, 0.05, 0), True)]
+    # Two frames already fuse to a match: pending until the third live frame.
+    assert _visit(gallery, frames) == [Verdict.UNKNOWN, Verdict.PENDING, Verdict.GRANT]
+
+
+def test_one_photo_held_up_is_judged_on_its_own_score(gallery: Gallery) -> None:
+    photo = _unit(1, 0.6, 0)  # 0.857 against alice: below the threshold however long it stays
+    assert set(_visit(gallery, [(photo, True)] * 5)) == {Verdict.UNKNOWN}
+
+
+def test_a_frame_matching_someone_else_stops_the_grant(gallery: Gallery) -> None:
+    frames = [(_unit(1, 0, 0), True), (_unit(0, 0, 1), True), (_unit(1, 0, 0), True)]
+    assert _visit(gallery, frames)[-1] is Verdict.CONFLICT
+
+
+def test_frames_failing_liveness_never_grant(gallery: Gallery) -> None:
+    verdicts = _visit(gallery, [(_unit(1, 0, 0), False)] * 5)
+    assert Verdict.GRANT not in verdicts and verdicts[-1] is Verdict.SPOOF_SUSPECTED
