@@ -12,7 +12,8 @@ highest against it: for every visit length from `agree` to `frames`, the top ima
 visit cycling through them would, when the stranger has fewer images than frames) are fused and
 scored. The visit score of (stranger, resident) is the highest over lengths and the resident's
 templates; the per-visit zero point is the highest such score over all ordered pairs of different
-people.
+people. The runtime fuses only frames that score at least the threshold with each other; this bound
+ignores that, which only makes it safer.
 
 The margin: split the people at random into two halves A and B; the zero point measured on A alone
 is compared with the highest impostor score of every comparison that involves B (people A never

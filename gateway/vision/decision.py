@@ -1,14 +1,15 @@
 """The track-level decision rule: who is this track, and may the door open for them?
 
 "Unknown" is the default. A visit gives several different frames of one face; the rule decides on
-each frame and on all of them together. Each frame is searched on its own, and the embeddings of
-the live frames among the last N are fused into one (the L2-normalised mean,
-`gateway.vision.visit_fusion`) and searched too. A grant needs one enrolled person (score >=
-threshold, margin >= min margin) named either by K live frames on their own or by the fused search
-of at least K live frames. No frame in the window may match a *different* person (a conflict), and
-a frame that matches while failing liveness makes the track a suspected spoof, never a grant. One
-photo held up for K frames fuses to itself, so per image the rule is the single-image threshold;
-the calibration (`menwei eval calibrate`) puts the threshold above the impostors of both paths.
+each frame and on all of them together. Each frame is searched on its own, and the live frames of
+one face among the last N (frames that recognise each other at the threshold) are fused into one
+embedding (their L2-normalised mean, `gateway.vision.visit_fusion`) and searched too. A grant needs
+one enrolled person (score >= threshold, margin >= min margin) named either by K live frames on
+their own or by the fused search of at least K live frames. No frame in the window may match a
+*different* person (a conflict), and a frame that matches while failing liveness makes the track a
+suspected spoof, never a grant. One photo held up for K frames fuses to itself, so per image the
+rule is the single-image threshold; the calibration (`menwei eval calibrate`) puts the threshold
+above the impostors of both paths.
 """
 
 from __future__ import annotations

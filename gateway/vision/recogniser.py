@@ -130,7 +130,7 @@ def judge_track(track: Track, rule: DecisionRule, search: Search) -> tuple[Decis
     tracks through this same function. A track grants once; a later grant to someone else is a
     conflict.
     """
-    fused = fused_evidence(track.history, rule.window, search)
+    fused = fused_evidence(track.history, rule.window, search, rule.similarity_threshold)
     decision = decide(track.history, rule, fused)
     newly_granted = False
     if decision.verdict is Verdict.GRANT:

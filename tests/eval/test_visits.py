@@ -57,9 +57,10 @@ def test_a_visit_needs_k_agreeing_or_fused_frames() -> None:
     # Two good frames among three poor ones: their mean stays below 0.8, two frames are not K.
     two = replay_visit(Visit("Ann", True, ("hi1", "lo", "lo", "hi2", "lo")), search, RULE)
     assert two.granted_to is None and two.verdict is Verdict.PENDING
-    # Two good frames and one poor one: the mean of the three (0.824) reaches 0.8.
+    # The poor frame scores 0.745 with hi1, below the 0.8 that would make them one face: it is
+    # not fused with them, and two fused frames are not K (fusion itself: test_visit_fusion.py).
     fused = replay_visit(Visit("Ann", True, ("hi1", "lo", "hi2")), search, RULE)
-    assert fused.granted_to == "Ann" and fused.best_score >= 0.95 - 1e-6
+    assert fused.granted_to is None and fused.verdict is Verdict.PENDING
     three = replay_visit(Visit("Ann", True, ("hi1", "lo", "hi2", "lo", "hi3")), search, RULE)
     assert three.granted_to == "Ann" and three.true_grant and not three.false_grant
     stranger = replay_visit(Visit("Eve", False, ("hi1", "hi2", "hi3")), search, RULE)
