@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.eval.calibrate import recommend, round_up
+from gateway.eval.calibrate import fused_bound, recommend, round_up
 from gateway.eval.datasets import DatasetError, LabelledImage
 from gateway.eval.devsets import ALIASES_FILE, DevSet, apply_aliases, read_aliases
 from gateway.eval.impostors import impostor_stats, split_half_excess, visit_scores
@@ -92,6 +92,35 @@ def test_recommendation_sits_above_every_sets_zero_point_plus_the_margin() -> No
     assert rec.watchlist_threshold == rec.similarity_threshold
     with pytest.raises(ValueError, match="margin"):
         recommend([low, high], margin=None)  # type: ignore[list-item]  # sets too small
+
+
+def test_fused_bound_is_the_normalised_mean_of_frames_that_agree() -> None:
+    # Two orthogonal frames at 0.5 each fuse to 0.707; identical frames fuse to themselves.
+    assert fused_bound(0.5, 0.0, 2) == pytest.approx(0.7071, abs=1e-4)
+    assert fused_bound(0.6, 1.0, 5) == pytest.approx(0.6)
+    assert fused_bound(0.6, 0.7, 5) < fused_bound(0.6, 0.5, 5)
+
+
+def test_a_stranger_whose_fused_visit_beats_their_photos_raises_the_threshold() -> None:
+    # Stranger s's two photos sit either side of resident r (0.707 each): fused, 0.94.
+    stranger = _measured(
+        "fused",
+        [
+            ("s/1", _unit(1, 1, 0)),
+            ("s/2", _unit(1, -1, 0)),
+            ("s/3", _unit(0, 0, 1)),
+            ("r/1", _unit(1, 0, 0)),
+        ],
+    )
+    stats = stranger[1]
+    assert stats.highest_visit > stats.highest_image + 0.2  # type: ignore[attr-defined]
+    rec = recommend([stranger], margin=0.02)  # type: ignore[list-item]
+    threshold = rec.similarity_threshold
+    assert rec.zero_kind == "visit" and rec.zero_set == "fused"
+    assert threshold > stats.highest_image + 0.02  # type: ignore[attr-defined]
+    # Above what a visit fusing only frames that agree at the threshold can reach, plus margin:
+    assert threshold >= fused_bound(stats.highest_image, threshold, 5) + 0.02  # type: ignore[attr-defined]
+    assert threshold < stats.highest_visit  # type: ignore[attr-defined]  # the bound was lower
 
 
 def test_known_aliases_are_merged_and_the_shipped_file_reads(tmp_path: Path) -> None:
