@@ -255,13 +255,29 @@ def run_calibrate(
     paths = sorted({image.path for dev in devs for image in dev.images})
     embedded = embed_with_cache(context.pipeline, faces, paths, cache)
     agree = context.config.vision.tracker.agree
-    measured = [
-        (
-            dev,
-            impostor_stats(dev.images, embedded.vectors, frames=visit_frames, agree=agree, top=top),
-        )
-        for dev in devs
-    ]
+
+    def measure(consistency: float) -> list[tuple[DevSet, ImpostorStats]]:
+        return [
+            (
+                dev,
+                impostor_stats(
+                    dev.images,
+                    embedded.vectors,
+                    frames=visit_frames,
+                    agree=agree,
+                    top=top,
+                    consistency=consistency,
+                ),
+            )
+            for dev in devs
+        ]
+
+    # Any threshold is at least the per-image zero point plus the margin; the runtime fuses only
+    # frames agreeing at the threshold, so visits fused at that lowest threshold bound them all.
+    first = measure(2.0)  # images only: nothing fuses at 2
+    least_margin = estimate_margin(first)[0] if margin is None else margin
+    lowest = round_up(max(stats.highest_image for _, stats in first) + least_margin, 0.001)
+    measured = measure(lowest)
     recommendation = recommend(measured, margin, context.config.vision.tracker.window)
     sets = tuple(
         SetReport(

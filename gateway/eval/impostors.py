@@ -12,8 +12,9 @@ highest against it: for every visit length from `agree` to `frames`, the top ima
 visit cycling through them would, when the stranger has fewer images than frames) are fused and
 scored. The visit score of (stranger, resident) is the highest over lengths and the resident's
 templates; the per-visit zero point is the highest such score over all ordered pairs of different
-people. The runtime fuses only frames that score at least the threshold with each other; this bound
-ignores that, which only makes it safer.
+people. The runtime fuses only frames that score at least the threshold with each other: with
+`consistency` set, an image joins a visit only if it scores at least that with every better image
+already in it (the best such visit is found greedily, best image first).
 
 The margin: split the people at random into two halves A and B; the zero point measured on A alone
 is compared with the highest impostor score of every comparison that involves B (people A never
@@ -108,31 +109,58 @@ def cycle_weights(count: int, frames: int) -> npt.NDArray[np.float32]:
     return np.asarray([frames // count + (i < frames % count) for i in range(count)], np.float32)
 
 
+def consistent_top(
+    order: npt.NDArray[np.int64], gram: npt.NDArray[np.float32], frames: int, consistency: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per template column, up to `frames` images taken best first, each kept only if it scores
+    >= `consistency` with every image kept before it (the runtime fuses only such frames):
+    (kept image indices [frames, column], how many were kept per column)."""
+    columns = order.shape[1]
+    chosen = np.zeros((frames, columns), np.int64)
+    chosen[0] = order[0]
+    kept = np.ones(columns, np.int64)
+    for rank in range(1, order.shape[0]):
+        candidate = order[rank]
+        ok = kept < frames
+        for slot in range(frames - 1):
+            ok &= (slot >= kept) | (gram[chosen[slot], candidate] >= consistency)
+        chosen[kept[ok], np.flatnonzero(ok)] = candidate[ok]
+        kept[ok] += 1
+        if (kept >= frames).all():
+            break
+    return chosen, kept
+
+
 def fused_visit_scores(
     vectors: npt.NDArray[np.float32],
     templates: npt.NDArray[np.float32],
     frames: int,
     agree: int,
+    consistency: float = -1.0,
 ) -> npt.NDArray[np.float32]:
     """Per template column: the highest fused score of one person's visits (see the module
-    docstring) made of their `vectors`, over visit lengths `agree`..`frames`."""
+    docstring) made of their `vectors`, over visit lengths `agree`..`frames`, fusing only images
+    that score >= `consistency` with each other."""
     scores = vectors @ templates.T  # [image, template]
     gram = vectors @ vectors.T
     order = np.argsort(-scores, axis=0)  # best image first, per template
-    ranked = np.take_along_axis(scores, order, axis=0)
-    count = vectors.shape[0]
+    chosen, kept = consistent_top(order, gram, frames, consistency)
     best = np.full(templates.shape[0], -np.inf, np.float32)
-    for length in range(agree, frames + 1):
-        weights = cycle_weights(count, length)
-        used = int(np.count_nonzero(weights))
-        top, w = order[:used], weights[:used]
-        numerator = (w[:, None] * ranked[:used]).sum(axis=0)
-        squared = np.zeros(templates.shape[0], np.float32)
-        for a in range(used):
-            for b in range(used):
-                squared += w[a] * w[b] * gram[top[a], top[b]]
-        fused = numerator / np.sqrt(np.maximum(squared, 1e-12))
-        best = np.maximum(best, fused)
+    for count in range(1, frames + 1):
+        columns = np.flatnonzero(kept == count)
+        if not columns.size:
+            continue
+        top = chosen[:count, columns]
+        top_scores = scores[top, columns]
+        for length in range(agree, frames + 1):
+            w = cycle_weights(count, length)
+            numerator = (w[:, None] * top_scores).sum(axis=0)
+            squared = np.zeros(columns.size, np.float32)
+            for a in range(count):
+                for b in range(count):
+                    squared += w[a] * w[b] * gram[top[a], top[b]]
+            fused = numerator / np.sqrt(np.maximum(squared, 1e-12))
+            best[columns] = np.maximum(best[columns], fused)
     return best
 
 
@@ -142,11 +170,12 @@ def visit_scores(
     identities: int,
     frames: int,
     agree: int,
+    consistency: float = -1.0,
 ) -> npt.NDArray[np.float32]:
     """[stranger, resident] fused visit scores (see the module docstring); -inf on the diagonal."""
     result = np.full((identities, identities), -np.inf, np.float32)
     for code in range(identities):
-        per_template = fused_visit_scores(matrix[codes == code], matrix, frames, agree)
+        per_template = fused_visit_scores(matrix[codes == code], matrix, frames, agree, consistency)
         np.maximum.at(result[code], codes, per_template)
     np.fill_diagonal(result, -np.inf)
     return result
@@ -187,6 +216,7 @@ def impostor_stats(
     agree: int,
     top: int = 10,
     rounds: int = 200,
+    consistency: float = -1.0,
 ) -> ImpostorStats:
     """All impostor comparisons of a set (images without a usable face are left out)."""
     kept, matrix, codes, names = _matrix(images, vectors)
@@ -206,7 +236,7 @@ def impostor_stats(
         )
         for i in order[:top]
     )
-    visits = visit_scores(matrix, codes, len(names), frames, agree)
+    visits = visit_scores(matrix, codes, len(names), frames, agree, consistency)
     finite = np.isfinite(visits)
     flat = np.flatnonzero(finite.reshape(-1))
     visit_order = flat[np.argsort(-visits.reshape(-1)[flat], kind="stable")][:top]
