@@ -1,11 +1,10 @@
-"""Frame-to-decision recognition: pipeline analysis, gallery search, tracking and the K-of-N rule.
+"""Frame-to-decision recognition: pipeline analysis, gallery search, tracking and the visit rule.
 
 `Recogniser.process(frame)` returns, per detected face, its track, what the galleries said and the
 track's current decision (the visit rule of `gateway.vision.decision`: each frame searched, and the
-track's live frames fused and searched together). A track is granted at most once
+track's live frames of one face fused and searched together). A track is granted at most once
 (`FaceResult.newly_granted`), so a person standing at the door does not re-trigger the relay every
-frame. Watch-list hits use their own,
-stricter threshold and never grant anything.
+frame. Watch-list hits use their own, stricter threshold and never grant anything.
 """
 
 from __future__ import annotations
