@@ -53,6 +53,10 @@ def test_visit_score_is_the_best_fused_visit_of_the_strangers_top_images() -> No
     # Fusing lifts the stranger above any single image of theirs: the per-visit zero point is
     # needed beside the per-image one.
     assert visit_scores(matrix, codes, 2, frames=5, agree=3)[0, 1] == pytest.approx(0.9428, 1e-3)
+    # The door fuses only frames that agree: at 0.5 none of s's photos do (0 with each other), so
+    # the best visit is one photo held up, 0.707.
+    consistent = visit_scores(matrix, codes, 2, frames=5, agree=3, consistency=0.5)
+    assert consistent[0, 1] == pytest.approx(0.7071, 1e-3)
     # The resident's single image, repeated, as a stranger against s's best image.
     assert visit_scores(matrix, codes, 2, frames=5, agree=3)[1, 0] == pytest.approx(0.7071, 1e-3)
     assert np.isneginf(visit_scores(matrix, codes, 2, frames=5, agree=3)[0, 0])
