@@ -1,4 +1,5 @@
-"""Shared fixtures: where ../shared is, and the loud-skip rule for tests that need it."""
+"""Shared fixtures: where ../shared is, the loud-skip rule for tests that need it, and the one
+embedding cache of the session (so the suite embeds each image once per model)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,13 @@ def models_mirror() -> Path:
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     return require_shared("faces")
+
+
+@pytest.fixture(scope="session")
+def embeddings_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for this session's embedding caches, one `.npz` per model id (see
+    `gateway.eval.embedding_cache`, which keys every file by model and settings): tests that embed
+    the same photos with the same model (LFW for `eval verify` and the recognition tests) pass
+    `embeddings_cache / f"{model_id}.npz"` and embed each image once. Fresh every session, so a
+    code change in detection or alignment is always measured."""
+    return tmp_path_factory.mktemp("embeddings")

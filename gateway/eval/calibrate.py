@@ -4,8 +4,17 @@ stated margin, and what they cost residents.
 For each set (gateway.eval.devsets): every impostor comparison per image and per visit, its highest
 score and the top pairs to look at by eye (gateway.eval.impostors); the split-half excess that
 tells how far a zero point moves on new people. The recommended resident threshold is the highest
-per-image zero point of all sets plus the margin, rounded up to 0.001. It does not rely on the
-margin rule or on the gallery size, so the small-gallery threshold equals it; the watch-list
+zero point of all sets, per image or per (fused) visit, plus the margin, rounded up to 0.001.
+
+The per-visit zero point is the lower of two upper bounds on a stranger's fused visit: the best
+fused visit of their own top images (`gateway.eval.impostors`), and, because the runtime fuses only
+frames that score at least the threshold t with each other, the analytic bound: n frames pairwise
+>= t, each scoring at most s against a template, fuse to at most s * sqrt(n / (1 + (n - 1) t)),
+with s the per-image zero point and n the window. The bound falls as t rises, so the threshold
+found from the per-image zero point is raised once if the visits need it and then holds.
+
+The threshold does not rely on the margin rule or on the gallery size, so the small-gallery
+threshold equals it; the watch-list
 threshold (a hit alerts the police) meets the same bar: above every impostor of every set, with
 the same margin.
 
@@ -58,7 +67,7 @@ class SetReport:
             "images": len(self.dev.images),
             "images_without_face": self.no_face,
             "identities": stats.identities,
-            "aliases_merged": [f"{a.label} = {a.same_as}" for a in self.dev.aliases_applied],
+            "aliases_merged": [a.describe() for a in self.dev.aliases_applied],
             "per_image": {
                 "impostor_comparisons": stats.image_comparisons,
                 "highest_impostor": stats.highest_image,
@@ -87,7 +96,8 @@ class SetReport:
 class Recommendation:
     """Thresholds and where they come from."""
 
-    zero_point: float  # highest per-image impostor of every set
+    zero_point: float  # highest impostor of every set, per image or per fused visit
+    zero_kind: str  # "image" or "visit": which zero point binds
     zero_set: str
     margin: float
     margin_source: str
@@ -111,6 +121,7 @@ class CalibrationReport:
     recommendation: Recommendation
     sets: tuple[SetReport, ...]
     visit_frames: int
+    fused_frames: int  # the most frames the runtime fuses (the tracker window)
 
     @property
     def false_grants(self) -> int:
@@ -149,18 +160,53 @@ def estimate_margin(sets: list[tuple[DevSet, ImpostorStats]]) -> tuple[float, st
     )
 
 
-def recommend(sets: list[tuple[DevSet, ImpostorStats]], margin: float | None) -> Recommendation:
-    """Highest per-image zero point + margin (see the module docstring)."""
-    zero, zero_set = max((stats.highest_image, dev.name) for dev, stats in sets)
+def fused_bound(image_zero: float, threshold: float, frames: int) -> float:
+    """The highest fused score of `frames` frames pairwise >= `threshold`, each <= `image_zero`."""
+    if image_zero <= 0:
+        return image_zero
+    return image_zero * math.sqrt(frames / (1 + (frames - 1) * threshold))
+
+
+def visit_zero(stats: ImpostorStats, threshold: float, frames: int) -> float:
+    """The per-visit zero point of one set for a runtime fusing at `threshold`."""
+    return min(stats.highest_visit, fused_bound(stats.highest_image, threshold, frames))
+
+
+def zero_points(
+    sets: list[tuple[DevSet, ImpostorStats]], threshold: float, frames: int
+) -> tuple[float, str, str]:
+    """(highest zero point, its set, "image" or "visit") for a runtime fusing at `threshold`."""
+    candidates = []
+    for dev, stats in sets:
+        candidates.append((stats.highest_image, dev.name, "image"))
+        candidates.append((visit_zero(stats, threshold, frames), dev.name, "visit"))
+    return max(candidates)
+
+
+def recommend(
+    sets: list[tuple[DevSet, ImpostorStats]], margin: float | None, fused_frames: int = 5
+) -> Recommendation:
+    """Highest zero point (per image or per visit) + margin (see the module docstring);
+    `fused_frames` is the most frames the runtime fuses (the tracker window)."""
     if margin is None:
         margin, source = estimate_margin(sets)
     else:
         source = "--margin"
-    resident = round_up(zero + margin, 0.001)
-    if resident <= zero:  # rounding must never land on the zero point itself
-        resident = round(resident + 0.001, 3)
+
+    def above(zero: float) -> float:
+        threshold = round_up(zero + margin, 0.001)
+        return threshold if threshold > zero else round(threshold + 0.001, 3)
+
+    image_zero = max(stats.highest_image for _, stats in sets)
+    resident = above(image_zero)
+    zero, zero_set, kind = zero_points(sets, resident, fused_frames)
+    resident = max(resident, above(zero))  # the bound only falls as the threshold rises
+    zero, zero_set, kind = zero_points(sets, resident, fused_frames)
+    if above(zero) > resident:
+        raise AssertionError("per-visit bound did not settle")  # cannot happen: see docstring
     return Recommendation(
         zero_point=zero,
+        zero_kind=kind,
         zero_set=zero_set,
         margin=margin,
         margin_source=source,
@@ -209,14 +255,30 @@ def run_calibrate(
     paths = sorted({image.path for dev in devs for image in dev.images})
     embedded = embed_with_cache(context.pipeline, faces, paths, cache)
     agree = context.config.vision.tracker.agree
-    measured = [
-        (
-            dev,
-            impostor_stats(dev.images, embedded.vectors, frames=visit_frames, agree=agree, top=top),
-        )
-        for dev in devs
-    ]
-    recommendation = recommend(measured, margin)
+
+    def measure(consistency: float) -> list[tuple[DevSet, ImpostorStats]]:
+        return [
+            (
+                dev,
+                impostor_stats(
+                    dev.images,
+                    embedded.vectors,
+                    frames=visit_frames,
+                    agree=agree,
+                    top=top,
+                    consistency=consistency,
+                ),
+            )
+            for dev in devs
+        ]
+
+    # Any threshold is at least the per-image zero point plus the margin; the runtime fuses only
+    # frames agreeing at the threshold, so visits fused at that lowest threshold bound them all.
+    first = measure(2.0)  # images only: nothing fuses at 2
+    least_margin = estimate_margin(first)[0] if margin is None else margin
+    lowest = round_up(max(stats.highest_image for _, stats in first) + least_margin, 0.001)
+    measured = measure(lowest)
+    recommendation = recommend(measured, margin, context.config.vision.tracker.window)
     sets = tuple(
         SetReport(
             dev,
@@ -232,6 +294,7 @@ def run_calibrate(
         recommendation=recommendation,
         sets=sets,
         visit_frames=visit_frames,
+        fused_frames=context.config.vision.tracker.window,
     )
 
 
@@ -247,7 +310,7 @@ def format_calibrate(report: CalibrationReport) -> str:
         lines.append(
             f"\n[{dev.name}] {len(dev.images)} images, {stats.identities} people "
             f"({item.no_face} images without a usable face)"
-            + "".join(f"; alias merged: {a.label} = {a.same_as}" for a in dev.aliases_applied)
+            + "".join(f"; alias merged: {a.describe()}" for a in dev.aliases_applied)
         )
         lines.append(
             f"  per image: highest impostor {stats.highest_image:.4f} over "
@@ -256,7 +319,9 @@ def format_calibrate(report: CalibrationReport) -> str:
         lines.extend(f"    {p.score:.4f}  {p.first}  vs  {p.second}" for p in stats.top_images)
         lines.append(
             f"  per visit: highest impostor {stats.highest_visit:.4f} over "
-            f"{stats.visit_comparisons:,} (stranger, resident) pairs"
+            f"{stats.visit_comparisons:,} (stranger, resident) pairs; fusing only frames that "
+            f"agree at {rec.similarity_threshold:.3f}: at most "
+            f"{visit_zero(stats, rec.similarity_threshold, report.fused_frames):.4f}"
         )
         lines.extend(
             f"    {p.score:.4f}  stranger {p.first} -> resident {p.second}"
@@ -277,7 +342,8 @@ def format_calibrate(report: CalibrationReport) -> str:
             lines.append(f"  {templates} template(s), {format_figures(figures)}")
     lines += [
         "",
-        f"zero point: {rec.zero_point:.4f} ({rec.zero_set}); margin {rec.margin:.3f} "
+        f"zero point: {rec.zero_point:.4f} ({rec.zero_set}, per {rec.zero_kind}); margin "
+        f"{rec.margin:.3f} "
         f"({rec.margin_source})",
         f"recommended: similarity_threshold = {rec.similarity_threshold:.3f}, "
         f"small_gallery_threshold = {rec.small_gallery_threshold:.3f}, "

@@ -72,7 +72,7 @@ def _identify(args: argparse.Namespace) -> int:
     csv_path = args.identities or faces / "lfw" / "identities.csv"
     images, merged = merge_known_aliases(read_identities(require_file(csv_path, "identities CSV")))
     for alias in merged:
-        print(f"known alias merged: {alias.label} = {alias.same_as}", file=sys.stderr)
+        print(f"known alias merged: {alias.describe()}", file=sys.stderr)
     root = require_dir(args.root or faces, "image root")
     context = load_context(args.config)
     report = run_identify(

@@ -7,9 +7,11 @@
   faces/eastasian, an image present in both counted once (same bytes);
 - `deepface`: faces/deepface_unit/manifest.csv (13 labelled people; unlabelled rows skipped).
 
-Known aliases (one person under two names, e.g. LFW's Hasan_Wirayuda / Hassan_Wirajuda) are read
-from `known_aliases.csv` beside this module and merged into one identity before anything is
-scored, so a real alias is never mistaken for the highest "impostor".
+Known aliases (one person under two names, e.g. LFW's Hasan_Wirayuda / Hassan_Wirajuda) and label
+errors (one image filed under the wrong person) are read from `known_aliases.csv` beside this
+module and corrected before anything is scored, so a real alias is never mistaken for the highest
+"impostor". A row without `image` relabels every image of `label`; a row with `image` (a path as
+the set lists it) relabels that one image of `label`. Every row was looked at by eye and says why.
 """
 
 from __future__ import annotations
@@ -28,12 +30,19 @@ SET_NAMES = ("lfw", "eastasian", "nuaa", "deepface")
 
 @dataclass(frozen=True)
 class Alias:
-    """`label` in `dataset` is the same person as `same_as`; `evidence` says how we know."""
+    """`label` in `dataset` (only its image `image`, when given) is the person `same_as`;
+    `evidence` says how we know."""
 
     dataset: str
     label: str
     same_as: str
     evidence: str
+    image: str = ""
+
+    def describe(self) -> str:
+        if self.image:
+            return f"{self.image} ({self.label}) is {self.same_as}"
+        return f"{self.label} = {self.same_as}"
 
 
 @dataclass(frozen=True)
@@ -63,21 +72,31 @@ def read_aliases(path: Path = ALIASES_FILE) -> list[Alias]:
                 raise DatasetError(f"{path}:{line}: dataset, label and same_as are required")
             dataset, label, same_as = values
             evidence = (row.get("evidence") or "").strip()
-            aliases.append(Alias(dataset, label, same_as, evidence))
+            if not evidence:
+                raise DatasetError(f"{path}:{line}: evidence is required (how was it checked?)")
+            image = (row.get("image") or "").strip()
+            aliases.append(Alias(dataset, label, same_as, evidence, image))
     return aliases
 
 
 def apply_aliases(
     name: str, images: list[LabelledImage], aliases: list[Alias]
 ) -> tuple[list[LabelledImage], tuple[Alias, ...]]:
-    """Relabel every alias of set `name` to its canonical identity."""
-    mine = {a.label: a for a in aliases if a.dataset == name}
-    present = {image.label for image in images}
-    applied = tuple(alias for label, alias in sorted(mine.items()) if label in present)
-    relabelled = [
-        LabelledImage(image.path, mine[image.label].same_as) if image.label in mine else image
-        for image in images
-    ]
+    """Relabel every alias and label error of set `name` (image rows first, then whole names)."""
+    mine = [a for a in aliases if a.dataset == name]
+    by_image = {(a.image, a.label): a for a in mine if a.image}
+    by_label = {a.label: a for a in mine if not a.image}
+    present = {(image.path, image.label) for image in images}
+    applied = tuple(
+        [a for key, a in sorted(by_image.items()) if key in present]
+        + [a for label, a in sorted(by_label.items()) if label in {p[1] for p in present}]
+    )
+    relabelled = []
+    for image in images:
+        fixed = by_image.get((image.path, image.label))
+        label = fixed.same_as if fixed else image.label
+        alias = by_label.get(label)
+        relabelled.append(LabelledImage(image.path, alias.same_as if alias else label))
     return relabelled, applied
 
 

@@ -5,12 +5,16 @@ Per image: every pair of images of two different people is one comparison; no th
 highest such score can grant any of these people as any other, whatever the enrolment (templates,
 gallery size, margin rule: all ignored, which only makes the bound safer).
 
-Per visit: a stranger's visit of `frames` frames cycling through their images, against a resident
-enrolled from any of their images, is granted only when `agree` frames score above the threshold
-for that resident. The visit score of (stranger, resident) is the `agree`-th highest frame score of
-the stranger's best possible visit (their highest-scoring images, each repeated as often as
-cycling allows); the per-visit zero point is the highest such score over all ordered pairs of
-different people.
+Per visit: the runtime fuses a track's live frames (the normalised mean of their embeddings,
+`gateway.vision.visit_fusion`) and grants when the fused embedding matches a resident from at least
+`agree` frames. A stranger's best visit against one resident template uses their images that score
+highest against it: for every visit length from `agree` to `frames`, the top images (repeated as a
+visit cycling through them would, when the stranger has fewer images than frames) are fused and
+scored. The visit score of (stranger, resident) is the highest over lengths and the resident's
+templates; the per-visit zero point is the highest such score over all ordered pairs of different
+people. The runtime fuses only frames that score at least the threshold with each other: with
+`consistency` set, an image joins a visit only if it scores at least that with every better image
+already in it (the best such visit is found greedily, best image first).
 
 The margin: split the people at random into two halves A and B; the zero point measured on A alone
 is compared with the highest impostor score of every comparison that involves B (people A never
@@ -99,26 +103,80 @@ def _top_pairs(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]
     return order
 
 
+def cycle_weights(count: int, frames: int) -> npt.NDArray[np.float32]:
+    """How often each of `count` images appears in a visit of `frames` frames cycling through them
+    (best first); images beyond `frames` get weight 0."""
+    return np.asarray([frames // count + (i < frames % count) for i in range(count)], np.float32)
+
+
+def consistent_top(
+    order: npt.NDArray[np.int64], gram: npt.NDArray[np.float32], frames: int, consistency: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per template column, up to `frames` images taken best first, each kept only if it scores
+    >= `consistency` with every image kept before it (the runtime fuses only such frames):
+    (kept image indices [frames, column], how many were kept per column)."""
+    columns = order.shape[1]
+    chosen = np.zeros((frames, columns), np.int64)
+    chosen[0] = order[0]
+    kept = np.ones(columns, np.int64)
+    for rank in range(1, order.shape[0]):
+        candidate = order[rank]
+        ok = kept < frames
+        for slot in range(frames - 1):
+            ok &= (slot >= kept) | (gram[chosen[slot], candidate] >= consistency)
+        chosen[kept[ok], np.flatnonzero(ok)] = candidate[ok]
+        kept[ok] += 1
+        if (kept >= frames).all():
+            break
+    return chosen, kept
+
+
+def fused_visit_scores(
+    vectors: npt.NDArray[np.float32],
+    templates: npt.NDArray[np.float32],
+    frames: int,
+    agree: int,
+    consistency: float = -1.0,
+) -> npt.NDArray[np.float32]:
+    """Per template column: the highest fused score of one person's visits (see the module
+    docstring) made of their `vectors`, over visit lengths `agree`..`frames`, fusing only images
+    that score >= `consistency` with each other."""
+    scores = vectors @ templates.T  # [image, template]
+    gram = vectors @ vectors.T
+    order = np.argsort(-scores, axis=0)  # best image first, per template
+    chosen, kept = consistent_top(order, gram, frames, consistency)
+    best = np.full(templates.shape[0], -np.inf, np.float32)
+    for count in range(1, frames + 1):
+        columns = np.flatnonzero(kept == count)
+        if not columns.size:
+            continue
+        top = chosen[:count, columns]
+        top_scores = scores[top, columns]
+        for length in range(agree, frames + 1):
+            w = cycle_weights(count, length)
+            numerator = (w[:, None] * top_scores).sum(axis=0)
+            squared = np.zeros(columns.size, np.float32)
+            for a in range(count):
+                for b in range(count):
+                    squared += w[a] * w[b] * gram[top[a], top[b]]
+            fused = numerator / np.sqrt(np.maximum(squared, 1e-12))
+            best[columns] = np.maximum(best[columns], fused)
+    return best
+
+
 def visit_scores(
-    similarity: npt.NDArray[np.float32],
+    matrix: npt.NDArray[np.float32],
     codes: npt.NDArray[np.int64],
     identities: int,
     frames: int,
     agree: int,
+    consistency: float = -1.0,
 ) -> npt.NDArray[np.float32]:
-    """[stranger, resident] visit scores (see the module docstring); -inf on the diagonal."""
-    # Best template of each resident for each image: max over the resident's images (columns).
-    per_resident = np.full((similarity.shape[0], identities), -np.inf, np.float32)
-    for code in range(identities):
-        per_resident[:, code] = similarity[:, codes == code].max(axis=1)
+    """[stranger, resident] fused visit scores (see the module docstring); -inf on the diagonal."""
     result = np.full((identities, identities), -np.inf, np.float32)
     for code in range(identities):
-        rows = np.sort(per_resident[codes == code], axis=0)[::-1]  # best image first
-        count = rows.shape[0]
-        copies = np.asarray([frames // count + (i < frames % count) for i in range(count)])
-        rank = int(np.searchsorted(np.cumsum(copies), agree))  # first rank reaching `agree`
-        if rank < count:
-            result[code] = rows[rank]
+        per_template = fused_visit_scores(matrix[codes == code], matrix, frames, agree, consistency)
+        np.maximum.at(result[code], codes, per_template)
     np.fill_diagonal(result, -np.inf)
     return result
 
@@ -158,6 +216,7 @@ def impostor_stats(
     agree: int,
     top: int = 10,
     rounds: int = 200,
+    consistency: float = -1.0,
 ) -> ImpostorStats:
     """All impostor comparisons of a set (images without a usable face are left out)."""
     kept, matrix, codes, names = _matrix(images, vectors)
@@ -177,7 +236,7 @@ def impostor_stats(
         )
         for i in order[:top]
     )
-    visits = visit_scores(similarity, codes, len(names), frames, agree)
+    visits = visit_scores(matrix, codes, len(names), frames, agree, consistency)
     finite = np.isfinite(visits)
     flat = np.flatnonzero(finite.reshape(-1))
     visit_order = flat[np.argsort(-visits.reshape(-1)[flat], kind="stable")][:top]

@@ -10,8 +10,9 @@ A resident at the door gives many different frames; a stranger too. Two replay m
   images than frames repeats some; `distinct_images` counts them).
 
 Every frame is searched in the gallery, turned into evidence exactly as the runtime does
-(`frame_evidence`, live), appended to a track whose history is as long as the rule's window, and
-judged with `judge_track` after each frame; the first grant is the visit's grant. An image without a
+(`frame_evidence`, live, with its embedding), appended to a track whose history is as long as the
+rule's window, and judged with `judge_track` (which fuses the live frames and searches the same
+gallery) after each frame; the first grant is the visit's grant. An image without a
 usable face adds no frame (the camera saw no face), so it can never help a grant.
 """
 
@@ -68,7 +69,7 @@ class VisitOutcome:
     visit: Visit
     granted_to: str | None
     verdict: Verdict
-    best_score: float  # highest top-1 score of any frame (-1 when no frame had a face)
+    best_score: float  # highest top-1 score of any frame or fused search (-1: no face)
     best_identity: str | None
 
     @property
@@ -112,9 +113,11 @@ def replay_visit(visit: Visit, search: FrameSearch, rule: DecisionRule) -> Visit
             continue
         if match is not None and match.score > best:
             best, best_identity = match.score, match.identity
-        track.history.append(frame_evidence(match, live=True))
-        decision, newly_granted = judge_track(track, rule)
+        track.history.append(frame_evidence(match, True, search.vectors[path]))
+        decision, newly_granted = judge_track(track, rule, search.gallery.search)
         verdict = decision.verdict
+        if decision.identity is not None and decision.best_score > best:  # the fused score
+            best, best_identity = decision.best_score, decision.identity
         if newly_granted:
             granted = decision.identity
     return VisitOutcome(visit, granted, verdict, best, best_identity)

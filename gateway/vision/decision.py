@@ -1,18 +1,25 @@
 """The track-level decision rule: who is this track, and may the door open for them?
 
-"Unknown" is the default. A grant needs K of the last N frames of one track to agree on the same
-enrolled person (score >= threshold, margin >= min margin) with liveness passed on each of those
-frames, and no frame in the window may match a *different* person or fail liveness while matching.
-A resident match that fails liveness is reported as a suspected spoof, never as a grant.
+"Unknown" is the default. A visit gives several different frames of one face; the rule decides on
+each frame and on all of them together. Each frame is searched on its own, and the live frames of
+one face among the last N (frames that recognise each other at the threshold) are fused into one
+embedding (their L2-normalised mean, `gateway.vision.visit_fusion`) and searched too. A grant needs
+one enrolled person (score >= threshold, margin >= min margin) named either by K live frames on
+their own or by the fused search of at least K live frames. No frame in the window may match a
+*different* person (a conflict), and a frame that matches while failing liveness makes the track a
+suspected spoof, never a grant. One photo held up for K frames fuses to itself, so per image the
+rule is the single-image threshold; the calibration (`menwei eval calibrate`) puts the threshold
+above the impostors of both paths.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from gateway.vision.embedder import Vector
 
 
 class Verdict(StrEnum):
@@ -28,7 +35,10 @@ class FrameEvidence:
     """What one frame said about one track's face.
 
     identity/score/margin: top-1 gallery match (identity None when nothing was searched);
-    live: liveness passed (True), failed (False) or not measured (None; never enough to grant).
+    live: liveness passed (True), failed (False) or not measured (None; never enough to grant);
+    embedding: the frame's L2-normalised face embedding (None without a usable face), which the
+    visit fusion averages; frames: how many frames stand behind this evidence (1 for a frame, the
+    fused count for the visit's fused search).
     """
 
     identity: str | None
@@ -36,6 +46,8 @@ class FrameEvidence:
     margin: float
     live: bool | None
     competitors: int = 0  # other enrolled identities the margin was measured against
+    embedding: Vector | None = field(default=None, compare=False, repr=False)
+    frames: int = 1
 
 
 @dataclass(frozen=True)
@@ -81,17 +93,23 @@ class Decision:
     reason: str = ""
 
 
-def decide(history: Sequence[FrameEvidence], rule: DecisionRule) -> Decision:
-    """Apply the rule to a track's evidence (oldest first); only the last `window` frames count."""
+def decide(
+    history: Sequence[FrameEvidence], rule: DecisionRule, fused: FrameEvidence | None
+) -> Decision:
+    """Apply the rule to a track's per-frame evidence (oldest first; only the last `window` frames
+    count) and to the fused search of its live frames (None: no live face to fuse)."""
     window = list(history)[-rule.window :]
     matches = [e for e in window if rule.is_match(e)]
-    if not matches:
+    fused_match = fused is not None and rule.is_match(fused)
+    identities = {e.identity for e in matches}
+    if fused is not None and fused_match:
+        identities.add(fused.identity)
+    if not identities:
         return Decision(Verdict.UNKNOWN, reason="no frame matches an enrolled person")
-    identities = Counter(e.identity for e in matches)
     if len(identities) > 1:
         return Decision(Verdict.CONFLICT, reason=f"frames match {len(identities)} people")
-    identity = matches[0].identity
-    best = max(e.score for e in matches)
+    identity = identities.pop()
+    best = max([e.score for e in matches] + ([fused.score] if fused is not None else []))
     if any(e.live is False for e in matches):
         return Decision(
             Verdict.SPOOF_SUSPECTED,
@@ -100,19 +118,18 @@ def decide(history: Sequence[FrameEvidence], rule: DecisionRule) -> Decision:
             best,
             "liveness failed on a frame matching this person",
         )
-    live_matches = [e for e in matches if e.live is True]
-    if len(live_matches) >= rule.agree:
+    live_matches = sum(e.live is True for e in matches)
+    fused_frames = fused.frames if fused is not None and fused_match else 0
+    agreeing = max(live_matches, fused_frames)
+    if agreeing >= rule.agree:
+        how = "frames agree" if live_matches >= rule.agree else "live frames fused match"
         return Decision(
-            Verdict.GRANT,
-            identity,
-            len(live_matches),
-            best,
-            f"{len(live_matches)} of the last {len(window)} frames agree",
+            Verdict.GRANT, identity, agreeing, best, f"{agreeing} of the last {len(window)} {how}"
         )
     return Decision(
         Verdict.PENDING,
         identity,
-        len(live_matches),
+        agreeing,
         best,
-        f"{len(live_matches)} of {rule.agree} agreeing live frames so far",
+        f"{agreeing} of {rule.agree} agreeing live frames so far",
     )

@@ -1,9 +1,10 @@
-"""Frame-to-decision recognition: pipeline analysis, gallery search, tracking and the K-of-N rule.
+"""Frame-to-decision recognition: pipeline analysis, gallery search, tracking and the visit rule.
 
 `Recogniser.process(frame)` returns, per detected face, its track, what the galleries said and the
-track's current decision. A track is granted at most once (`FaceResult.newly_granted`), so a person
-standing at the door does not re-trigger the relay every frame. Watch-list hits use their own,
-stricter threshold and never grant anything.
+track's current decision (the visit rule of `gateway.vision.decision`: each frame searched, and the
+track's live frames of one face fused and searched together). A track is granted at most once
+(`FaceResult.newly_granted`), so a person standing at the door does not re-trigger the relay every
+frame. Watch-list hits use their own, stricter threshold and never grant anything.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gateway.vision.embedder import Vector
 from gateway.vision.image_io import BGRImage
 from gateway.vision.pipeline import FaceAnalysis
 from gateway.vision.tracking import IoUTracker, Track
+from gateway.vision.visit_fusion import Search, fused_evidence
 
 
 @dataclass(frozen=True)
@@ -97,30 +99,39 @@ class Recogniser:
         live = (
             None if analysis.liveness is None else analysis.liveness.passed(self.liveness_threshold)
         )
-        track.history.append(frame_evidence(match, live if analysis.usable else None))
-        decision, newly_granted = judge_track(track, self.rule)
+        usable = analysis.usable and analysis.embedding is not None
+        track.history.append(
+            frame_evidence(match, live if usable else None, analysis.embedding if usable else None)
+        )
+        decision, newly_granted = judge_track(track, self.rule, self.residents.search)
         return FaceResult(track.track_id, analysis, match, watch, decision, newly_granted)
 
 
-def frame_evidence(match: Match | None, live: bool | None) -> FrameEvidence:
-    """What one frame's gallery search (None: nothing searched) and liveness tell the track."""
+def frame_evidence(
+    match: Match | None, live: bool | None, embedding: Vector | None = None
+) -> FrameEvidence:
+    """What one frame's gallery search (None: nothing searched), liveness and embedding (None:
+    no usable face) tell the track."""
     return FrameEvidence(
         identity=match.identity if match else None,
         score=match.score if match else -1.0,
         margin=match.margin if match else 0.0,
         live=live,
         competitors=match.competitors if match else 0,
+        embedding=embedding,
     )
 
 
-def judge_track(track: Track, rule: DecisionRule) -> tuple[Decision, bool]:
+def judge_track(track: Track, rule: DecisionRule, search: Search) -> tuple[Decision, bool]:
     """The track's decision after its latest frame, and whether this frame newly grants it.
 
-    The one place the runtime turns a track's history into a verdict; `menwei eval` replays its
+    The one place the runtime turns a track's history into a verdict: the per-frame evidence and
+    the resident gallery's answer (`search`) for the fused live frames. `menwei eval` replays its
     tracks through this same function. A track grants once; a later grant to someone else is a
     conflict.
     """
-    decision = decide(track.history, rule)
+    fused = fused_evidence(track.history, rule.window, search, rule.similarity_threshold)
+    decision = decide(track.history, rule, fused)
     newly_granted = False
     if decision.verdict is Verdict.GRANT:
         if track.granted_to is None:

@@ -5,7 +5,7 @@ gateway/models/manifest.toml):
 - every shipped pack: no impostor comparison, per image or per visit, reaches its calibrated
   thresholds, and the runtime's rule replayed per image and per visit grants no one falsely;
 - mobilefacenet, 3 templates, per visit: issue 10 asks at most 5% of East-Asian residents turned
-  away; at the threshold that keeps strangers out with the margin, 27 of 105 visits (25.7%) are
+  away; at the threshold that keeps strangers out with the margin, 25 of 105 visits (23.8%) are
   (gateway/models/manifest.toml). The target is not met; this test keeps the measured level from
   getting worse and the default pack far behind it.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.eval.calibrate import TEMPLATE_COUNTS, replay_set
+from gateway.eval.calibrate import TEMPLATE_COUNTS, replay_set, visit_zero
 from gateway.eval.context import EvalContext
 from gateway.eval.devsets import DevSet
 from gateway.eval.embeddings import EmbeddedImages
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
 SHIPPED_PACKS = ("default", "mobilefacenet")
 VISIT_FRAMES = 5
-RESIDENTS_MISSED_MAX = 0.26  # measured 27/105 = 0.257 (issue 10's target: 0.05, not met)
+RESIDENTS_MISSED_MAX = 0.24  # measured 25/105 = 0.238 (issue 10's target: 0.05, not met)
 
 
 @pytest.mark.parametrize("pack", SHIPPED_PACKS)
@@ -43,12 +43,16 @@ def test_no_impostor_reaches_the_calibrated_thresholds(
     small = context.models.small_gallery_threshold
     lowest = min(resident, watchlist, small)
     agree = context.config.vision.tracker.agree
+    window = context.config.vision.tracker.window
     vectors = dev_embeddings(pack).vectors
     for name, dev in dev_sets.items():
-        stats = impostor_stats(dev.images, vectors, frames=VISIT_FRAMES, agree=agree, rounds=0)
+        stats = impostor_stats(
+            dev.images, vectors, frames=VISIT_FRAMES, agree=agree, rounds=0, consistency=lowest
+        )
         assert stats.image_comparisons >= 6000, name  # the zero stands on thousands of pairs
         assert stats.highest_image < lowest, (name, stats.top_images[:3])
-        assert stats.highest_visit < lowest, (name, stats.top_visits[:3])
+        # Per visit: the best fused visit, or the bound for frames that agree at the threshold.
+        assert visit_zero(stats, lowest, window) < lowest, (name, stats.top_visits[:3])
 
 
 @pytest.mark.parametrize("pack", SHIPPED_PACKS)

@@ -11,6 +11,8 @@ from tests.eval.cli_runner import run_cli, run_json
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
+DEFAULT_MODEL = "faceapi_face_recognition"
+
 CONTRACT_KEYS = {
     "accuracy_mean",
     "accuracy_std",
@@ -26,7 +28,10 @@ CONTRACT_KEYS = {
 
 @pytest.fixture(scope="module")
 def lfw_report(
-    models_mirror: Path, faces_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    models_mirror: Path,
+    faces_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    embeddings_cache: Path,
 ) -> tuple[dict[str, Any], Path]:
     plot = tmp_path_factory.mktemp("verify") / "roc.png"
     report = run_json(
@@ -39,6 +44,9 @@ def lfw_report(
             str(faces_dir),
             "--plot",
             str(plot),
+            # The recognition tests embed the same LFW photos with the same default model.
+            "--embeddings-cache",
+            str(embeddings_cache / f"{DEFAULT_MODEL}.npz"),
         ],
         models_mirror,
     )
@@ -50,7 +58,7 @@ def test_json_has_the_contract_keys(lfw_report: tuple[dict[str, Any], Path]) -> 
     assert report.keys() >= CONTRACT_KEYS
     assert report["pairs"] == 1800
     assert report["impostor_pairs"] == 900
-    assert report["model_id"] == "faceapi_face_recognition"
+    assert report["model_id"] == DEFAULT_MODEL
 
 
 def test_lfw_accuracy_reaches_the_reference(lfw_report: tuple[dict[str, Any], Path]) -> None:

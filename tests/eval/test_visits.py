@@ -1,5 +1,6 @@
 """Per-visit replay: visits are built from different images, never templates, and are judged
-frame by frame by the runtime's own track decision (K of N, margin, small gallery, one grant)."""
+frame by frame by the runtime's own track decision (K of N or the fused live frames, margin,
+small gallery, one grant)."""
 
 from __future__ import annotations
 
@@ -48,13 +49,18 @@ def test_visits_rotate_through_different_images_of_one_person() -> None:
     assert all(frame.startswith(v.truth[0].lower()) for v in visits for frame in v.frames)
 
 
-def test_a_visit_needs_k_agreeing_frames() -> None:
+def test_a_visit_needs_k_agreeing_or_fused_frames() -> None:
     search = FrameSearch(
         _gallery(),
         {"hi1": _vector(0.95), "hi2": _vector(0.9), "hi3": _vector(0.85), "lo": _vector(0.5)},
     )
-    two = replay_visit(Visit("Ann", True, ("hi1", "lo", "hi2", "lo", "lo")), search, RULE)
+    # Two good frames among three poor ones: their mean stays below 0.8, two frames are not K.
+    two = replay_visit(Visit("Ann", True, ("hi1", "lo", "lo", "hi2", "lo")), search, RULE)
     assert two.granted_to is None and two.verdict is Verdict.PENDING
+    # The poor frame scores 0.745 with hi1, below the 0.8 that would make them one face: it is
+    # not fused with them, and two fused frames are not K (fusion itself: test_visit_fusion.py).
+    fused = replay_visit(Visit("Ann", True, ("hi1", "lo", "hi2")), search, RULE)
+    assert fused.granted_to is None and fused.verdict is Verdict.PENDING
     three = replay_visit(Visit("Ann", True, ("hi1", "lo", "hi2", "lo", "hi3")), search, RULE)
     assert three.granted_to == "Ann" and three.true_grant and not three.false_grant
     stranger = replay_visit(Visit("Eve", False, ("hi1", "hi2", "hi3")), search, RULE)

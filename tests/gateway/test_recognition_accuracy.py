@@ -15,18 +15,21 @@ turns almost every resident away, see gateway/models/manifest.toml):
 from __future__ import annotations
 
 import csv
+from collections import deque
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gateway.config.model import VisionConfig
+from gateway.eval.embedding_cache import embed_with_cache
 from gateway.gallery import Gallery
-from gateway.vision.decision import FrameEvidence, Verdict, decide
+from gateway.vision.decision import Verdict
 from gateway.vision.factory import PipelineModels, effective_thresholds
 from gateway.vision.image_io import read_image
 from gateway.vision.pipeline import FacePipeline, central_face
-from gateway.vision.recogniser import rule_from_config
+from gateway.vision.recogniser import frame_evidence, judge_track, rule_from_config
+from gateway.vision.tracking import Track
 
 pytestmark = pytest.mark.slow
 
@@ -41,17 +44,19 @@ def _embed(pipeline: FacePipeline, path: Path) -> np.ndarray | None:
 
 
 @pytest.fixture(scope="module")
-def lfw_pairs(faces_dir: Path, pipeline: FacePipeline) -> list[tuple[bool, np.ndarray, np.ndarray]]:
-    """The default pack's embeddings of every LFW pair (the mobilefacenet pack's LFW figures come
+def lfw_pairs(
+    faces_dir: Path, pipeline: FacePipeline, embeddings_cache: Path
+) -> list[tuple[bool, np.ndarray, np.ndarray]]:
+    """The default pack's embeddings of every LFW pair, through the session's embedding cache
+    (`menwei eval verify`'s test embeds the same photos; the mobilefacenet pack's LFW figures come
     from `menwei eval calibrate`: embedding 2,700 more images costs CI minutes)."""
     rows = list(csv.DictReader((faces_dir / "lfw/pairs.csv").open()))
-    cache: dict[str, np.ndarray | None] = {}
+    paths = [row[key] for row in rows for key in ("path1", "path2")]
+    cache = embeddings_cache / f"{pipeline.model_id}.npz"
+    embedded = embed_with_cache(pipeline, faces_dir, paths, cache)
     pairs = []
     for row in rows:
-        for key in ("path1", "path2"):
-            if row[key] not in cache:
-                cache[row[key]] = _embed(pipeline, faces_dir / row[key])
-        first, second = cache[row["path1"]], cache[row["path2"]]
+        first, second = embedded.vectors.get(row["path1"]), embedded.vectors.get(row["path2"])
         assert first is not None and second is not None, row
         pairs.append((row["same"] == "1", first, second))
     return pairs
@@ -64,19 +69,17 @@ def _replay(
     models: PipelineModels,
     frames: int = 3,
 ) -> Verdict:
-    """Replay one probe as a `frames`-long live track through the pack's decision rule."""
+    """Replay one probe as a `frames`-long live track through the runtime's `judge_track`."""
     threshold, _ = effective_thresholds(models, config)
     rule = rule_from_config(config, threshold, models.small_gallery_threshold)
-    history = []
+    track = Track(1, (0.0, 0.0, 0.0, 0.0), 0, 0, history=deque(maxlen=rule.window))
+    verdict = Verdict.UNKNOWN
     for _ in range(frames):
         match = gallery.search(probe)
         assert match is not None
-        history.append(
-            FrameEvidence(
-                match.identity, match.score, match.margin, live=True, competitors=match.competitors
-            )
-        )
-    return decide(history, rule).verdict
+        track.history.append(frame_evidence(match, True, probe))
+        verdict = judge_track(track, rule, gallery.search)[0].verdict
+    return verdict
 
 
 def _gallery(model_id: str, people: dict[str, np.ndarray]) -> Gallery:
