@@ -1,5 +1,6 @@
 """One ingest batch -> one PostgreSQL transaction: events (idempotent on the envelope id), alerts
-with snapshots, command results, telemetry, and each gateway's latest state and watermark.
+with snapshots, visitor calls (`calls.record_call`), command results, telemetry, and each
+gateway's latest state and watermark.
 
 `write_batch` returns what was new, for the live board; the caller acknowledges the MQTT
 messages only after the transaction committed.
@@ -15,6 +16,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from station_console.calls import call_dict, record_call
 from station_console.messages import Envelope, GatewayMessage
 from station_console.schema import AlertRow, CommandRow, EventRow, GatewayRow, TelemetryRow
 from station_console.sequence import SequenceBook
@@ -29,6 +31,7 @@ class BatchOutcome:
     duplicates: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
     results: list[str] = field(default_factory=list)  # command ids answered
+    calls: list[dict[str, Any]] = field(default_factory=list)  # calls placed or changed
     gateways: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -122,6 +125,10 @@ def write_batch(
         for envelope in fresh:
             if envelope.type == "command_result":
                 _record_result(session, envelope, outcome)
+            elif envelope.type == "visitor_call":
+                call = record_call(session, envelope, now)
+                if call is not None:
+                    outcome.calls.append(call_dict(call))
         for envelope in envelopes:
             book.of(envelope.site, envelope.gateway).observe(envelope.seq, clock)
     rows = _gateways(session, outcome.gateways, now)
