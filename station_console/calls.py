@@ -76,6 +76,7 @@ def record_call(session: Session, envelope: Envelope, now: datetime) -> CallRow 
     door = str(body.get("door") or "")[:64]
     unit = body.get("unit") if isinstance(body.get("unit"), dict) else None
     if outcome == "placed":
+        session.flush()  # an end earlier in this batch must be seen by ON CONFLICT
         jpeg, truncated = _snapshot(envelope)
         values = {
             "call_id": call_id,
@@ -89,8 +90,9 @@ def record_call(session: Session, envelope: Envelope, now: datetime) -> CallRow 
             "snapshot": jpeg,
             "snapshot_truncated": truncated,
         }
-        done = session.execute(insert(CallRow).values(values).on_conflict_do_nothing())
-        return session.get(CallRow, call_id) if getattr(done, "rowcount", 0) else None
+        statement = insert(CallRow).values(values).on_conflict_do_nothing()
+        inserted = session.execute(statement.returning(CallRow.call_id)).scalar_one_or_none()
+        return None if inserted is None else session.get(CallRow, call_id)
     if outcome in ENDINGS:
         row = session.get(CallRow, call_id)
         if row is None:

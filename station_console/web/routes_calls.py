@@ -1,4 +1,4 @@
-"""Visitor calls on the console: the ringing caller's snapshot, and answering a call.
+"""Visitor calls on the console: a call's state, the ringing caller's snapshot, and answering.
 
 `POST /calls/{call_id}/answer` (operator or admin, CSRF): `answer` = accept | decline, optional
 `by` = `resident:<external id>` when the operator relays a resident's answer (the gateway then
@@ -11,14 +11,14 @@ shows the gateway's result. A call that is not ringing, a bad answer or a bad `b
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from gateway.access.requester import parse_requester
-from station_console.calls import CALL_ID, RINGING, note_answer
+from station_console.calls import CALL_ID, RINGING, call_dict, note_answer
 from station_console.schema import CallRow
 from station_console.web.auth import Principal, audit
 from station_console.web.deps import ConsoleDeps, check_csrf, client_address, now, texts
@@ -53,6 +53,16 @@ def calls_router(deps: ConsoleDeps) -> APIRouter:
                 source=client_address(request),
             )
         raise HTTPException(status, texts(request)("bad_input", why=why))
+
+    @router.get("/calls/{call_id}")
+    def state(request: Request, call_id: str) -> dict[str, Any]:
+        """The call as the board shows it (the board catches up with what it missed)."""
+        deps.principal(request)
+        with deps.database.session() as session:
+            row = session.get(CallRow, call_id)
+            if row is None:
+                raise HTTPException(404, "no such call")
+            return call_dict(row)
 
     @router.get("/calls/{call_id}/snapshot.jpg")
     def snapshot(request: Request, call_id: str) -> Response:

@@ -221,6 +221,37 @@ def test_a_call_whose_end_never_arrives_loses_its_snapshot(rig: StationRig) -> N
     assert getattr(_call(rig, "ab" * 16), "snapshot", b"") is None
 
 
+def _call_message(gateway: str, call_id: str, outcome: str, data: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    from gateway.store.uuid7 import uuid7
+    from station_console.messages import Envelope
+
+    snapshot = None if data is None else {"data": data, "truncated": False}
+    body = {"call_id": call_id, "outcome": outcome, "door": "main", "snapshot": snapshot}
+    now = datetime.now(UTC)
+    return Envelope(str(uuid7()), 1, "site-a", gateway, "visitor_call", now, True, body)
+
+
+def test_calls_out_of_order_or_from_another_gateway_keep_no_snapshot(rig: StationRig) -> None:
+    from datetime import UTC, datetime
+
+    from station_console.calls import record_call
+
+    late, foreign = "cd" * 16, "ef" * 16
+    with rig.service.database.session() as session:
+        now = datetime.now(UTC)
+        record_call(session, _call_message("gw-3", late, "missed", None), now)
+        assert record_call(session, _call_message("gw-3", late, "placed", "/9j/"), now) is None
+        record_call(session, _call_message("gw-3", foreign, "placed", "/9j/"), now)
+        assert record_call(session, _call_message("gw-1", foreign, "declined", None), now) is None
+    ended, ringing = _call(rig, late), _call(rig, foreign)
+    assert ended is not None and ended.state == "missed" and ended.snapshot is None
+    assert (
+        ringing is not None and ringing.state == "ringing" and ringing.snapshot == b"\xff\xd8\xff"
+    )
+
+
 def test_gateway_that_stops_telemetry_is_shown_offline_then_back(
     rig: StationRig, page: Any
 ) -> None:
@@ -329,7 +360,8 @@ def test_retention_keeps_each_kind_its_own_time(rig: StationRig) -> None:
     from station_console.retention import purge
     from station_console.schema import TelemetryRow
 
-    rig.simulation.paused.set()
+    rig.simulation.paused.set()  # and let what is in flight land first: nothing after the purge
+    wait_until(lambda: rig.simulation.drained() and _settled(rig), 60, "traffic settled")
     later = datetime.now(UTC) + timedelta(days=200)  # past events (180) and telemetry (7)
     with rig.service.database.session() as session:
         alerts_before = session.scalar(select(func.count()).select_from(AlertRow))

@@ -128,7 +128,7 @@ function showCall(table, csrf, call) {
   }
 }
 
-function callAnswered(table, callId, commandId) {
+function callAnswered(table, csrf, callId, commandId) {
   const row = document.getElementById("call-" + callId);
   if (!row) return;
   row.dataset.command = commandId;
@@ -136,11 +136,18 @@ function callAnswered(table, callId, commandId) {
   if (form) form.remove();
   const cell = row.querySelector(".answer-result");
   if (!cell.dataset.done) cell.textContent = table.dataset.tWaiting;
-  callResult(commandId);
+  callResult(table, csrf, commandId);
 }
 
-function callResult(commandId) {
-  const row = document.querySelector('#calls tr[data-command="' + commandId + '"]');
+function refreshCall(table, csrf, callId) {
+  // what the stream may have said before it was open (between the page and its stream)
+  fetch("/calls/" + callId, { credentials: "same-origin" })
+    .then((response) => (response.ok ? response.json() : null))
+    .then((call) => { if (call) showCall(table, csrf, call); });
+}
+
+function callResult(table, csrf, commandId) {
+  const row = table.querySelector('tr[data-command="' + commandId + '"]');
   if (!row) return;
   const cell = row.querySelector(".answer-result");
   if (cell.dataset.done === "1") return;
@@ -148,6 +155,7 @@ function callResult(commandId) {
     cell.dataset.done = "1";
     cell.textContent = answer.text;
     cell.className = "answer-result " + (answer.ok ? "ok" : "error");
+    refreshCall(table, csrf, row.dataset.id);
   });
 }
 
@@ -156,9 +164,16 @@ function startCalls(table, source) {
   source.addEventListener("call", (event) => showCall(table, csrf, JSON.parse(event.data)));
   source.addEventListener("call_answer", (event) => {
     const item = JSON.parse(event.data);
-    callAnswered(table, item.call_id, item.command_id);
+    callAnswered(table, csrf, item.call_id, item.command_id);
   });
-  source.addEventListener("result", (event) => callResult(JSON.parse(event.data).command_id));
+  source.addEventListener("result", (event) => {
+    callResult(table, csrf, JSON.parse(event.data).command_id);
+  });
+  source.addEventListener("open", () => {
+    table.querySelectorAll("tr.call.ringing").forEach((row) => {
+      refreshCall(table, csrf, row.dataset.id);
+    });
+  });
   // a fast gateway can answer before this page's stream is open: ask for what is pending
   const pending = () => table.querySelectorAll('tr[data-command]:not([data-command=""])');
   const timer = setInterval(() => {
@@ -166,12 +181,12 @@ function startCalls(table, source) {
     pending().forEach((row) => {
       if (row.querySelector(".answer-result").dataset.done !== "1") {
         waiting += 1;
-        callResult(row.dataset.command);
+        callResult(table, csrf, row.dataset.command);
       }
     });
     if (waiting === 0) clearInterval(timer);
   }, 2000);
-  pending().forEach((row) => callResult(row.dataset.command));
+  pending().forEach((row) => callResult(table, csrf, row.dataset.command));
 }
 
 function startBoard(board) {
