@@ -8,6 +8,7 @@ messages only after the transaction committed.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,10 +18,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from station_console.calls import call_dict, record_call
-from station_console.messages import Envelope, GatewayMessage
+from station_console.messages import Envelope, GatewayMessage, Rejected
 from station_console.schema import AlertRow, CommandRow, EventRow, GatewayRow, TelemetryRow
 from station_console.sequence import SequenceBook
 
+LOG = logging.getLogger(__name__)
 NEW_EVENTS = insert(EventRow).on_conflict_do_nothing().returning(EventRow.id)
 NEW_ALERTS = insert(AlertRow).on_conflict_do_nothing()
 
@@ -54,7 +56,11 @@ def _event_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
 
 
 def _alert_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
-    jpeg, truncated = envelope.snapshot()
+    try:
+        jpeg, truncated = envelope.snapshot()
+    except Rejected as error:  # the alert itself still counts; only its image is refused
+        LOG.warning("alert snapshot from %s/%s refused: %s", envelope.site, envelope.gateway, error)
+        jpeg, truncated = None, False
     return {
         "event_id": envelope.id,
         "site": envelope.site,
