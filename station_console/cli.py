@@ -69,6 +69,8 @@ def _simulate(args: argparse.Namespace) -> int:
         burst_every_s=args.burst_every_s,
         burst_gateways=args.burst_gateways,
         burst_size=args.burst_size,
+        call_rate=args.call_rate,
+        call_ring_s=args.call_ring_s,
         site=args.site,
         prefix=args.prefix,
     )
@@ -133,6 +135,8 @@ def register(commands: Any) -> None:
     sim.add_argument("--burst-every-s", type=float, default=0.0)
     sim.add_argument("--burst-gateways", type=int, default=5)
     sim.add_argument("--burst-size", type=int, default=3)
+    sim.add_argument("--call-rate", type=float, default=0.0, help="visitor calls/s per gateway")
+    sim.add_argument("--call-ring-s", type=float, default=45.0, help="unanswered: missed after")
     sim.add_argument("--station-public-key", help="base64 (from keygen): verify commands")
     sim.add_argument("--seconds", type=float)
     sim.set_defaults(func=_simulate)

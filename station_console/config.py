@@ -3,7 +3,8 @@
 [broker] where the MQTT broker is and how the station logs in; [database] the PostgreSQL URL;
 [signing] the Ed25519 private key file (never in the database); [retention] days per data kind;
 [gateways] the telemetry interval (offline detection) and which building each gateway's door is
-in; [web] the console's HTTP listener and session lifetimes.
+in; [calls] how long a visitor call may ring at the station before its snapshot is dropped
+anyway; [web] the console's HTTP listener and session lifetimes.
 """
 
 from __future__ import annotations
@@ -80,6 +81,16 @@ class GatewaysSection(_Section):
         return self.buildings.get(f"{site}/{gateway}", site)
 
 
+class CallsSection(_Section):
+    snapshot_max_s: float = Field(
+        120.0,
+        gt=0,
+        description="a call still ringing after this (its end never arrived) is closed "
+        "`unresolved` and its snapshot deleted; keep it above the gateways' ring_s (45 s)",
+    )
+    board_minutes: int = Field(30, ge=1, description="ended calls stay on the board this long")
+
+
 class WebSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8088, ge=0, le=65535)
@@ -98,6 +109,7 @@ class ConsoleConfig(_Section):
     replay: ReplaySection = Field(default_factory=ReplaySection)
     retention: RetentionSection = Field(default_factory=RetentionSection)
     gateways: GatewaysSection = Field(default_factory=GatewaysSection)
+    calls: CallsSection = Field(default_factory=CallsSection)
     web: WebSection = Field(default_factory=WebSection)
 
 

@@ -219,6 +219,8 @@ class Ingest:
             self.feed.publish({**_jsonable(alert), "event": "alert"})
         for command_id in outcome.results:
             self.feed.publish({"event": "result", "command_id": command_id})
+        for call in outcome.calls:
+            self.feed.publish({**call, "event": "call"})
 
     def _replays(self, now: float) -> None:
         if self.send_replay is None or not self._connected.is_set():

@@ -1,5 +1,7 @@
 """Read-side queries of the console: the open alerts, event search, and the flow of people in
-and out per building per day (exits are `out`; every other granted passage is `in`)."""
+and out per building per day (exits are `out`; every other granted passage is `in`, and so is a
+visitor call accepted at the door; calls placed and accepted are counted from the
+`visitor_call` messages)."""
 
 from __future__ import annotations
 
@@ -74,23 +76,36 @@ def category(method: str | None, verdict: str | None) -> str:
     return "residents"
 
 
+CALL_REASONS = {"call_placed": "calls_placed", "call_accepted": "calls_accepted"}
+
+
 def flow(session: Session, gateways: GatewaysSection, zone: str, days: int = 14) -> list[FlowRow]:
     day = func.date(func.timezone(zone, EventRow.occurred_at))
-    statement = (
+    passages = (
         select(
             EventRow.site, EventRow.gateway, day, EventRow.method, EventRow.verdict, func.count()
         )
         .where(EventRow.type == "access_event")
         .group_by(EventRow.site, EventRow.gateway, day, EventRow.method, EventRow.verdict)
     )
+    calls = (
+        select(EventRow.site, EventRow.gateway, day, EventRow.reason, func.count())
+        .where(EventRow.type == "visitor_call", EventRow.reason.in_(list(CALL_REASONS)))
+        .group_by(EventRow.site, EventRow.gateway, day, EventRow.reason)
+    )
     table: dict[tuple[str, str], FlowRow] = {}
-    for site, gateway, when, method, verdict, count in session.execute(statement):
+
+    def add(site: str, gateway: str, when: object, name: str, count: int) -> None:
         key = (gateways.building_of(site, gateway), str(when))
         row = table.setdefault(key, FlowRow(*key))
-        name = category(method, verdict)
-        row.counts[name] = row.counts.get(name, 0) + int(count)
-        if name in ("residents", "visitors", "remote"):
-            row.counts["in"] = row.counts.get("in", 0) + int(count)
+        row.counts[name] = row.counts.get(name, 0) + count
+        if name in ("residents", "visitors", "remote", "calls_accepted"):
+            row.counts["in"] = row.counts.get("in", 0) + count
+
+    for site, gateway, when, method, verdict, count in session.execute(passages):
+        add(site, gateway, when, category(method, verdict), int(count))
+    for site, gateway, when, reason, count in session.execute(calls):
+        add(site, gateway, when, CALL_REASONS[reason], int(count))
     rows = sorted(table.values(), key=lambda r: (r.day, r.building), reverse=True)
     return rows[: days * max(1, len({r.building for r in rows}))]
 

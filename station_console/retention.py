@@ -1,4 +1,5 @@
 """Retention per data kind: events, alerts (with their snapshots), telemetry, commands, audit.
+Visitor calls (`sc_call`, snapshots already gone once a call ended) are kept as long as events.
 
 Alerts outlive ordinary events: an alert's event row is kept as long as the alert is.
 """
@@ -12,7 +13,14 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from station_console.config import RetentionSection
-from station_console.schema import AlertRow, AuditRow, CommandRow, EventRow, TelemetryRow
+from station_console.schema import (
+    AlertRow,
+    AuditRow,
+    CallRow,
+    CommandRow,
+    EventRow,
+    TelemetryRow,
+)
 
 
 def _run(session: Session, statement: Any) -> int:
@@ -37,6 +45,13 @@ def purge(session: Session, policy: RetentionSection, now: datetime) -> dict[str
         ),
     )
     counts["events"] = events
+    calls = _run(
+        session,
+        delete(CallRow).where(
+            CallRow.received_at < before(policy.events_days), CallRow.state != "ringing"
+        ),
+    )
+    counts["calls"] = calls
     telemetry = _run(
         session, delete(TelemetryRow).where(TelemetryRow.at < before(policy.telemetry_days))
     )

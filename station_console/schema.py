@@ -3,7 +3,8 @@
 Events are keyed by the envelope id, so a re-delivered or replayed message is written once.
 `sc_gateway` keeps each gateway's sequence watermark (`complete_up_to`: every seq at or below it
 is stored) and its latest status and telemetry; alerts keep their snapshot and who acknowledged
-and owns them; `sc_command` is every command the station sent and the gateway's result.
+and owns them; `sc_command` is every command the station sent and the gateway's result;
+`sc_call` follows each visitor call, with the caller's snapshot only while the call rings.
 """
 
 from __future__ import annotations
@@ -131,6 +132,29 @@ class CommandRow(Base):
     result_error: Mapped[str | None] = mapped_column(String(64))
     result_message: Mapped[str | None] = mapped_column(Text)
     result_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class CallRow(Base):
+    """A visitor call as the station follows it from its `visitor_call` messages. The caller's
+    snapshot is kept only while the call rings (state `ringing`) and set to NULL when it ends."""
+
+    __tablename__ = "sc_call"
+    __table_args__ = (Index("ix_sc_call_state_received", "state", "received_at"),)
+
+    call_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    gateway: Mapped[str] = mapped_column(String(64))
+    door: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # ringing accepted declined missed unresolved
+    placed_at: Mapped[datetime] = mapped_column(Stamp)
+    received_at: Mapped[datetime] = mapped_column(Stamp)
+    ended_at: Mapped[datetime | None] = mapped_column(Stamp)
+    answered_by: Mapped[str | None] = mapped_column(String(128))
+    answer_command_id: Mapped[str | None] = mapped_column(String(36))
+    last_refusal: Mapped[str | None] = mapped_column(String(64))
+    snapshot: Mapped[bytes | None] = mapped_column(LargeBinary)
+    snapshot_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AccountRow(Base):

@@ -2,9 +2,10 @@
 retention sweep, wired together in one process.
 
 The watchdog recomputes who is online once a second and tells open boards when a gateway goes
-offline (telemetry silent for its interval, or availability `offline`) or comes back. Retention
-runs hourly. Replays are sent by the ingest through the same signed-command path as the
-operators' commands, issued as `station`.
+offline (telemetry silent for its interval, or availability `offline`) or comes back, and closes
+visitor calls whose end never arrived (dropping their snapshots). Retention runs hourly.
+Replays are sent by the ingest through the same signed-command path as the operators'
+commands, issued as `station`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 
 from provisioning.serve import RunningServer
+from station_console.calls import call_dict, end_stale_calls
 from station_console.command_sender import CommandSender
 from station_console.config import ConsoleConfig
 from station_console.db import Database, open_database
@@ -61,7 +63,7 @@ def start_web(deps: ConsoleDeps, timeout: float = 15.0) -> RunningServer:
 
 
 class Watchdog:
-    """Online/offline changes -> the live feed; hourly retention."""
+    """Online/offline changes and stale calls -> the live feed; hourly retention."""
 
     def __init__(self, config: ConsoleConfig, database: Database, feed: LiveFeed) -> None:
         self.config = config
@@ -79,8 +81,14 @@ class Watchdog:
         self._thread.join(10)
 
     def check(self) -> None:
+        max_ring = timedelta(seconds=self.config.calls.snapshot_max_s)
         with self.database.session() as session:
             health = all_health(session, datetime.now(UTC), self.config.gateways)
+            stale = [
+                call_dict(row) for row in end_stale_calls(session, datetime.now(UTC), max_ring)
+            ]
+        for call in stale:
+            self.feed.publish({**call, "event": "call"})
         for item in health:
             key = (item.site, item.gateway)
             if self.online.get(key) != item.online:

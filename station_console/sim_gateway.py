@@ -5,7 +5,8 @@ outbox, envelopes built like `gateway.station.envelope` (an access event keeps i
 every other row gets `stable_uuid7(created_at, gateway, seq)`), retained `status` with the
 outbox watermark, QoS 0 `telemetry` with runtime figures, and signed commands checked by the
 gateway's own `verify_command`; every command gets one `cmd_result`, acknowledged after it is
-queued. `replay` re-sends the range with `replayed: true`.
+queued. `replay` re-sends the range with `replayed: true`. Visitor calls and `answer_call` are
+`sim_calls.SimCallDesk`'s.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from gateway.station.envelope import stable_uuid7
 from gateway.station.mqtt_client import BrokerAccess, connect_async, make_client
 from gateway.station.topics import Topics
-from gateway.station.verify import Expectation, Refusal, verify_command
+from gateway.station.verify import Expectation, Refusal, VerifiedCommand, verify_command
 from gateway.store.uuid7 import uuid7
+from station_console.sim_calls import SimCallDesk
 
 MODEL_ID = "sim-model-v1"
 METHODS = ("face", "face", "face", "card", "pin", "exit", "exit", "code")
@@ -61,6 +63,7 @@ class SimGateway:
         self.nonces: set[str] = set()
         self.results: list[dict[str, Any]] = []
         self.opens = 0
+        self.calls = SimCallDesk("main", snapshot, self._call_event)
         self.silent = False  # stop telemetry and status (a hung gateway)
         self._lock = threading.Lock()
         self._live: dict[int, int] = {}  # mid -> seq of live (first) publishes
@@ -94,7 +97,8 @@ class SimGateway:
         with self._lock:
             self.seq += 1
             seq, now = self.seq, datetime.now(UTC)
-            message_id = body.get("event_id") if row_type == "access_event" else None
+            keeps_id = row_type in ("access_event", "visitor_call")
+            message_id = body.get("event_id") if keeps_id else None
             envelope = {
                 "v": 1,
                 "id": message_id or stable_uuid7(now, self.gateway, seq),
@@ -157,6 +161,16 @@ class SimGateway:
         }
         kind = "visitor" if method == "code" else "access"
         return self._append("access_event", body, self.topics.event(kind))
+
+    def _call_event(self, body: dict[str, Any]) -> None:
+        self._append("visitor_call", body, self.topics.event("visitor_call"))
+
+    def place_call(self, room: str = "1201", ring_s: float = 45.0) -> str:
+        """A visitor at this door calls `room`; the call id (`events/visitor_call` placed)."""
+        return self.calls.place(room, ring_s)
+
+    def end_missed_calls(self) -> None:
+        self.calls.expire()
 
     def alert(self, kind: str | None = None) -> int:
         self.alert_id += 1
@@ -303,10 +317,13 @@ class SimGateway:
             self._result(verified.command_id, name, False, "replayed", "nonce seen", {}, True)
             return
         self.nonces.add(verified.nonce)
-        ok, error, text, data = self._run(verified.name, verified.args)
+        ok, error, text, data = self._run(verified)
         self._result(verified.command_id, name, ok, error, text, data, True)
 
-    def _run(self, name: str, args: dict[str, Any]) -> tuple[bool, str | None, str, dict[str, Any]]:
+    def _run(self, verified: VerifiedCommand) -> tuple[bool, str | None, str, dict[str, Any]]:
+        name, args = verified.name, verified.args
+        if name == "answer_call":
+            return self.calls.answer(args, verified.issued_by, verified.expires_at)
         if name == "replay":
             since = int(args.get("since_seq", 1))
             until = int(args.get("until_seq", self.seq))

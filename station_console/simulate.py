@@ -3,8 +3,9 @@ telemetry, to load the console without N boxes.
 
 Each gateway sends access events at `rate` per second (Poisson), telemetry and status every
 `telemetry_interval_s` (spread over the interval), and every `burst_every_s` a burst of
-`burst_size` alerts from `burst_gateways` random gateways. All run in this process, one MQTT
-session each.
+`burst_size` alerts from `burst_gateways` random gateways, and visitor calls at `call_rate` per
+second (`SimCallDesk`: answered by `answer_call`, missed after `call_ring_s`). All run in this
+process, one MQTT session each.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class SimulationPlan:
     burst_every_s: float = 0.0  # 0: no bursts
     burst_gateways: int = 5
     burst_size: int = 3
+    call_rate: float = 0.0  # visitor calls per gateway per second
+    call_ring_s: float = 45.0
     site: str = "site-a"
     name_format: str = "gw-{n}"
     prefix: str = "menwei/v1"
@@ -116,6 +119,10 @@ class Simulation:
                 events = self._poisson(self.plan.rate * tick)
                 for _ in range(events):
                     gateway.access_event()
+                for _ in range(self._poisson(self.plan.call_rate * tick)):
+                    room = f"{self.random.randrange(1, 33):02d}01"
+                    gateway.place_call(room, self.plan.call_ring_s)
+                gateway.end_missed_calls()
                 if now >= next_telemetry[index]:
                     next_telemetry[index] += interval
                     gateway.telemetry()

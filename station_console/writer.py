@@ -1,5 +1,6 @@
 """One ingest batch -> one PostgreSQL transaction: events (idempotent on the envelope id), alerts
-with snapshots, command results, telemetry, and each gateway's latest state and watermark.
+with snapshots, visitor calls (`calls.record_call`), command results, telemetry, and each
+gateway's latest state and watermark.
 
 `write_batch` returns what was new, for the live board; the caller acknowledges the MQTT
 messages only after the transaction committed.
@@ -7,6 +8,7 @@ messages only after the transaction committed.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,10 +17,12 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from station_console.messages import Envelope, GatewayMessage
+from station_console.calls import call_dict, record_call
+from station_console.messages import Envelope, GatewayMessage, Rejected
 from station_console.schema import AlertRow, CommandRow, EventRow, GatewayRow, TelemetryRow
 from station_console.sequence import SequenceBook
 
+LOG = logging.getLogger(__name__)
 NEW_EVENTS = insert(EventRow).on_conflict_do_nothing().returning(EventRow.id)
 NEW_ALERTS = insert(AlertRow).on_conflict_do_nothing()
 
@@ -29,6 +33,7 @@ class BatchOutcome:
     duplicates: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
     results: list[str] = field(default_factory=list)  # command ids answered
+    calls: list[dict[str, Any]] = field(default_factory=list)  # calls placed or changed
     gateways: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -51,7 +56,11 @@ def _event_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
 
 
 def _alert_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
-    jpeg, truncated = envelope.snapshot()
+    try:
+        jpeg, truncated = envelope.snapshot()
+    except Rejected as error:  # the alert itself still counts; only its image is refused
+        LOG.warning("alert snapshot from %s/%s refused: %s", envelope.site, envelope.gateway, error)
+        jpeg, truncated = None, False
     return {
         "event_id": envelope.id,
         "site": envelope.site,
@@ -122,6 +131,10 @@ def write_batch(
         for envelope in fresh:
             if envelope.type == "command_result":
                 _record_result(session, envelope, outcome)
+            elif envelope.type == "visitor_call":
+                call = record_call(session, envelope, now)
+                if call is not None:
+                    outcome.calls.append(call_dict(call))
         for envelope in envelopes:
             book.of(envelope.site, envelope.gateway).observe(envelope.seq, clock)
     rows = _gateways(session, outcome.gateways, now)

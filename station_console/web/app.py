@@ -23,6 +23,7 @@ from station_console.web.deps import (
     now,
 )
 from station_console.web.routes_board import board_router
+from station_console.web.routes_calls import calls_router
 from station_console.web.routes_commands import commands_router
 from station_console.web.routes_search import search_router
 
@@ -91,4 +92,5 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     app.include_router(board_router(deps))
     app.include_router(search_router(deps))
     app.include_router(commands_router(deps))
+    app.include_router(calls_router(deps))
     return app

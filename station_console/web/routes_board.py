@@ -1,7 +1,10 @@
-"""The live alert board (server-sent events), acknowledge and assign, snapshots, gateway health.
+"""The live alert board (server-sent events), acknowledge and assign, snapshots, gateway health,
+and the visitor calls (ringing ones with the caller's snapshot, recently ended ones with their
+answer's result).
 
-`/stream` sends `alert` (a new alert, committed), `gateway` (online/offline changed) and
-`result` (a command answered) events; a comment every 15 s keeps proxies from closing it.
+`/stream` sends `alert` (a new alert, committed), `gateway` (online/offline changed), `call` (a
+call placed or changed), `call_answer` (an operator answered) and `result` (a command answered)
+events; a comment every 15 s keeps proxies from closing it.
 """
 
 from __future__ import annotations
@@ -9,19 +12,22 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import update
 from starlette.responses import Response
 
+from station_console.calls import call_dict, recent_calls
 from station_console.health import all_health
 from station_console.queries import alert_dict, open_alerts
 from station_console.schema import AlertRow
 from station_console.web.auth import audit
-from station_console.web.deps import ConsoleDeps, check_csrf, client_address, now
+from station_console.web.deps import ConsoleDeps, check_csrf, client_address, now, texts
 
 HEARTBEAT_S = 15.0
+CALL_STATES = ("ringing", "accepted", "declined", "missed", "unresolved")
 
 
 def board_router(deps: ConsoleDeps) -> APIRouter:
@@ -33,12 +39,16 @@ def board_router(deps: ConsoleDeps) -> APIRouter:
         with deps.database.session() as session:
             alerts = [alert_dict(row) for row in open_alerts(session, deps.config.web.board_size)]
             health = all_health(session, now(), deps.config.gateways)
+            since = now() - timedelta(minutes=deps.config.calls.board_minutes)
+            calls = [call_dict(row) for row in recent_calls(session, since, 100)]
         offline = [h for h in health if not h.online]
         return deps.render(
             request,
             "board.html",
             principal,
             alerts=alerts,
+            calls=calls,
+            call_states={state: texts(request)(f"call_{state}") for state in CALL_STATES},
             offline=offline,
             online_count=len(health) - len(offline),
         )

@@ -1,8 +1,9 @@
 """The station console end to end: real mosquitto, real PostgreSQL, the service, three simulated
 gateways verifying signed commands with the station's public key, and Debian's chromium driven
 by Playwright. Login, an alert arriving live on the board and acknowledged, a remote open and a
-watch-list push with their results, a gateway going offline, roles and CSRF, a broker killed
-mid-run (nothing lost, nothing duplicated) and a lost message replayed."""
+watch-list push with their results, a visitor call ringing live and answered from the board (its
+snapshot gone when it ends), a gateway going offline, roles and CSRF, a broker killed mid-run
+(nothing lost, nothing duplicated) and a lost message replayed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from station_console.rig import StationRig
-from station_console.schema import AlertRow, AuditRow, CommandRow, EventRow
+from station_console.schema import AlertRow, AuditRow, CallRow, CommandRow, EventRow
 from tests.station.conftest import wait_until
 from tests.station_console.conftest import OPERATOR, VIEWER, artifacts
 
@@ -122,6 +123,135 @@ def test_watch_list_push_reaches_the_gateway(rig: StationRig, page: Any) -> None
     expect()(page.locator("#command-error")).to_contain_text("not JSON")
 
 
+def _call(rig: StationRig, call_id: str) -> CallRow | None:
+    with rig.service.database.session() as session:
+        return session.get(CallRow, call_id)
+
+
+def test_visitor_call_rings_live_and_the_operator_accepts_it(rig: StationRig, page: Any) -> None:
+    page.goto(rig.base_url + "/")
+    expect()(page.locator("#live-state")).to_have_text("live")
+    gateway = rig.simulation.by_name("gw-1")
+    call_id = gateway.place_call("1201")
+    row = page.locator(f"#call-{call_id}")
+    expect()(row).to_be_visible()  # no reload: it came over the event stream
+    expect()(row.locator(".unit")).to_have_text("1/1/1201")
+    expect()(row.locator(".door")).to_have_text("site-a/gw-1/main")
+    wait_until(lambda: row.locator("img.snap").evaluate("i => i.naturalWidth") > 0, 20, "image")
+    ringing = _call(rig, call_id)
+    assert ringing is not None and ringing.state == "ringing" and ringing.snapshot
+    page.screenshot(path=str(artifacts() / "station-04-call.png"), full_page=True)
+    row.locator("button.accept").click()
+    row = page.locator(f"#call-{call_id}")
+    expect()(row.locator(".answer-result")).to_contain_text("call_accepted", timeout=30_000)
+    expect()(row.locator(".state")).to_have_text("accepted")
+    expect()(row.locator("img.snap")).to_have_count(0)
+    assert gateway.calls.opens == 1
+    [result] = [r for r in gateway.results if r["name"] == "answer_call"]
+    assert result["ok"] and result["authenticated"] and result["data"]["opened"]
+    ended = _call(rig, call_id)
+    assert ended is not None and ended.state == "accepted" and ended.snapshot is None
+    assert ended.answered_by == f"station:{OPERATOR[0]}"
+    with rig.service.database.session() as session:
+        command = session.get(CommandRow, str(ended.answer_command_id))
+        assert command is not None and command.name == "answer_call" and command.result_ok
+        actions = set(session.scalars(select(AuditRow.action).where(AuditRow.actor == OPERATOR[0])))
+    assert "call_answer" in actions
+    gone = page.request.get(f"{rig.base_url}/calls/{call_id}/snapshot.jpg")
+    assert gone.status == 404  # deleted from the station's database with the call
+    csrf = page.locator('meta[name="csrf"]').get_attribute("content")
+    again = page.request.post(
+        f"{rig.base_url}/calls/{call_id}/answer", form={"csrf": csrf, "answer": "accept"}
+    )
+    assert again.status == 409 and gateway.calls.opens == 1  # an ended call opens nothing
+
+
+def test_a_viewer_cannot_answer_and_ended_calls_keep_no_snapshot(rig: StationRig) -> None:
+    gateway = rig.simulation.by_name("gw-2")
+    call_id = gateway.place_call("0301")
+    wait_until(lambda: _call(rig, call_id) is not None, 30, "call stored")
+    with httpx.Client(base_url=rig.base_url, follow_redirects=False) as client:
+        client.post("/login", data={"username": VIEWER[0], "password": VIEWER[1]})
+        board = client.get("/")
+        csrf = re.search(r'name="csrf" content="([^"]+)"', board.text)
+        assert csrf is not None and f'id="call-{call_id}"' in board.text
+        assert 'class="accept"' not in board.text  # no buttons for a viewer
+        refused = client.post(
+            f"/calls/{call_id}/answer", data={"csrf": csrf.group(1), "answer": "accept"}
+        )
+        assert refused.status_code == 403
+    with httpx.Client(base_url=rig.base_url, follow_redirects=False) as client:
+        client.post("/login", data={"username": OPERATOR[0], "password": OPERATOR[1]})
+        csrf = re.search(r'name="csrf" content="([^"]+)"', client.get("/").text)
+        assert csrf is not None
+        form = {"csrf": csrf.group(1), "answer": "decline", "by": "R-0042"}
+        assert client.post(f"/calls/{call_id}/answer", data=form).status_code == 400
+        form["by"] = "resident:R-0042"  # the operator relays the resident's answer
+        assert client.post(f"/calls/{call_id}/answer", data=form).status_code == 303
+    wait_until(lambda: getattr(_call(rig, call_id), "state", "") == "declined", 30, "declined")
+    declined = _call(rig, call_id)
+    assert declined is not None and declined.snapshot is None
+    assert declined.answered_by == "resident:R-0042" and gateway.calls.opens == 0
+    missed_id = gateway.place_call("0401", ring_s=0.5)  # nobody answers
+    wait_until(lambda: getattr(_call(rig, missed_id), "state", "") == "missed", 30, "missed")
+    assert getattr(_call(rig, missed_id), "snapshot", b"") is None
+
+
+def test_a_call_whose_end_never_arrives_loses_its_snapshot(rig: StationRig) -> None:
+    """The watchdog closes a call still ringing after [calls] snapshot_max_s (the gateway died
+    before its end reached the station) and deletes the caller's snapshot."""
+    from datetime import UTC, datetime, timedelta
+
+    placed = datetime.now(UTC) - timedelta(seconds=rig.service.config.calls.snapshot_max_s + 1)
+    with rig.service.database.session() as session:
+        session.add(
+            CallRow(
+                call_id="ab" * 16,
+                site="site-a",
+                gateway="gw-3",
+                door="main",
+                state="ringing",
+                placed_at=placed,
+                received_at=placed,
+                snapshot=b"\xff\xd8\xff",
+                snapshot_truncated=False,
+            )
+        )
+    wait_until(lambda: getattr(_call(rig, "ab" * 16), "state", "") == "unresolved", 30, "closed")
+    assert getattr(_call(rig, "ab" * 16), "snapshot", b"") is None
+
+
+def _call_message(gateway: str, call_id: str, outcome: str, data: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    from gateway.store.uuid7 import uuid7
+    from station_console.messages import Envelope
+
+    snapshot = None if data is None else {"data": data, "truncated": False}
+    body = {"call_id": call_id, "outcome": outcome, "door": "main", "snapshot": snapshot}
+    now = datetime.now(UTC)
+    return Envelope(str(uuid7()), 1, "site-a", gateway, "visitor_call", now, True, body)
+
+
+def test_calls_out_of_order_or_from_another_gateway_keep_no_snapshot(rig: StationRig) -> None:
+    from datetime import UTC, datetime
+
+    from station_console.calls import record_call
+
+    late, foreign = "cd" * 16, "ef" * 16
+    with rig.service.database.session() as session:
+        now = datetime.now(UTC)
+        record_call(session, _call_message("gw-3", late, "missed", None), now)
+        assert record_call(session, _call_message("gw-3", late, "placed", "/9j/"), now) is None
+        record_call(session, _call_message("gw-3", foreign, "placed", "/9j/"), now)
+        assert record_call(session, _call_message("gw-1", foreign, "declined", None), now) is None
+    ended, ringing = _call(rig, late), _call(rig, foreign)
+    assert ended is not None and ended.state == "missed" and ended.snapshot is None
+    assert (
+        ringing is not None and ringing.state == "ringing" and ringing.snapshot == b"\xff\xd8\xff"
+    )
+
+
 def test_gateway_that_stops_telemetry_is_shown_offline_then_back(
     rig: StationRig, page: Any
 ) -> None:
@@ -217,6 +347,9 @@ def test_event_search_and_the_flow_per_building(rig: StationRig) -> None:
     ins = [int(v) for v in re.findall(r'<td class="in">(\d+)</td>', flow.text)]
     outs = [int(v) for v in re.findall(r'<td class="out">(\d+)</td>', flow.text)]
     assert sum(ins) > 0 and sum(outs) > 0
+    placed = [int(v) for v in re.findall(r'<td class="calls-placed">(\d+)</td>', flow.text)]
+    accepted = [int(v) for v in re.findall(r'<td class="calls-accepted">(\d+)</td>', flow.text)]
+    assert sum(placed) >= 3 and sum(accepted) >= 1  # the calls answered above
 
 
 def test_retention_keeps_each_kind_its_own_time(rig: StationRig) -> None:
@@ -227,7 +360,8 @@ def test_retention_keeps_each_kind_its_own_time(rig: StationRig) -> None:
     from station_console.retention import purge
     from station_console.schema import TelemetryRow
 
-    rig.simulation.paused.set()
+    rig.simulation.paused.set()  # and let what is in flight land first: nothing after the purge
+    wait_until(lambda: rig.simulation.drained() and _settled(rig), 60, "traffic settled")
     later = datetime.now(UTC) + timedelta(days=200)  # past events (180) and telemetry (7)
     with rig.service.database.session() as session:
         alerts_before = session.scalar(select(func.count()).select_from(AlertRow))

@@ -62,6 +62,19 @@ def test_a_snapshot_that_is_not_base64_is_refused() -> None:
         parsed.snapshot()
 
 
+def test_an_alert_whose_snapshot_is_not_base64_is_stored_without_it() -> None:
+    """A bad image must not stop the ingest (the worker thread used to die on it)."""
+    from datetime import UTC, datetime
+
+    from station_console.writer import _alert_row
+
+    bad = envelope(body={"kind": "tailgating", "snapshot": {"data": "***", "truncated": False}})
+    parsed = parse(PREFIX, f"{PREFIX}/site-a/gw-1/events/alert", bad)
+    assert isinstance(parsed, Envelope)
+    row = _alert_row(parsed, datetime.now(UTC))
+    assert row["kind"] == "tailgating" and row["snapshot"] is None
+
+
 def test_availability_and_telemetry_parse() -> None:
     online = parse(PREFIX, f"{PREFIX}/site-a/gw-1/availability", b"online")
     assert isinstance(online, GatewayMessage) and online.payload == "online"
