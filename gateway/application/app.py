@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.application.call_answer import AnswerCallCommand
 from gateway.application.config_apply import ConfigChanges
 from gateway.application.live_frame import LiveFrameQuery
 from gateway.application.remote_open import RemoteOpenCommand
@@ -36,3 +37,5 @@ class Application:
     # erasure or a sync); returns the resident template count.
     reload_galleries: Callable[[], int]
     now: Callable[[], datetime]
+    # Visitor calls: None unless `[access.visitor_call]` and the station are enabled.
+    answer_call: AnswerCallCommand | None = None

@@ -20,7 +20,8 @@ def start_station_link(
     app: Application, sources: dict[str, Provider], desk: CallDesk | None = None
 ) -> StationLink | None:
     """Build and start the link when `[station] enabled`; None otherwise. `sources` is one set
-    of telemetry providers (the fps provider keeps state); `desk` answers visitor calls."""
+    of telemetry providers (the fps provider keeps state); `desk` holds the ringing visitor calls
+    (their snapshots; answers go through `app.answer_call`)."""
     config = app.config
     if not config.station.enabled:
         return None
@@ -38,7 +39,7 @@ def start_station_link(
         on_people_changed=reload,
     )
     if desk is not None:
-        callbacks.on_call_answer = desk.answer
+        callbacks.on_call_answer = app.answer_call
         callbacks.call_snapshot = desk.snapshot_of
     link = StationLink(
         config.station,
@@ -52,5 +53,5 @@ def start_station_link(
     )
     link.start()
     if desk is not None:
-        desk.notify_outbox = link.notify
+        desk.outbox_listener = link.notify
     return link

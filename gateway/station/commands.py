@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.application.actor import Actor
+from gateway.application.call_answer import CallAnswer, CallAnswerOutcome
 from gateway.application.remote_open import OpenOutcome, RemoteOpen
 from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef, VisitorCodes
 from gateway.config.station import StationConfig
-from gateway.station.call_answer import CallAnswer, CallAnswerOutcome, parse_answer_args
+from gateway.station.call_answer import parse_answer_args
 from gateway.station.people_sync import apply_people_delta
 from gateway.station.sync import SyncRefused, apply_watchlist_delta, parse_time
 from gateway.station.verify import VerifiedCommand
