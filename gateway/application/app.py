@@ -16,6 +16,7 @@ from gateway.application.config_apply import ConfigChanges
 from gateway.application.live_frame import LiveFrameQuery
 from gateway.application.remote_open import RemoteOpenCommand
 from gateway.application.status import StatusQuery
+from gateway.application.telemetry import TelemetryQuery
 from gateway.config.model import GatewayConfig
 from gateway.store.store import Store
 from gateway.vision.analyser import FaceAnalyser
@@ -31,6 +32,7 @@ class Application:
     decision_rule: DecisionRule
     status: StatusQuery
     live_frame: LiveFrameQuery
+    telemetry: TelemetryQuery
     remote_open: RemoteOpenCommand
     config_changes: ConfigChanges
     # Rebuild the galleries from the store and swap them into the recogniser (after enrolment,

@@ -36,6 +36,7 @@ from gateway.application.config_apply import ConfigChanges
 from gateway.application.live_frame import LiveFrameQuery
 from gateway.application.remote_open import RemoteOpenCommand
 from gateway.application.status import GalleryCounts, HealthCheck, StatusQuery, broker_check
+from gateway.application.telemetry import TelemetryQuery
 from gateway.camera.health import HealthEvent
 from gateway.camera.runtime import Camera
 from gateway.camera.source import FrameSource
@@ -206,9 +207,7 @@ class AccessService:
         self.vision_loop.start()
         self._stack.callback(self.vision_loop.stop)
         self._application = self._build_application(store, pipeline, rule)
-        self.station = start_station_link(
-            self._application, self.telemetry_sources(), self.call_desk
-        )
+        self.station = start_station_link(self._application, self.call_desk)
         if self.station is not None:
             self._stack.callback(self.station.stop)
         self.ops = start_ops(
@@ -254,6 +253,7 @@ class AccessService:
             pipeline=pipeline,
             decision_rule=rule,
             status=status,
+            telemetry=TelemetryQuery(self.telemetry_sources(), self.now),
             live_frame=LiveFrameQuery(camera, vision, self.config.station.max_snapshot_bytes),
             remote_open=RemoteOpenCommand(policy, door, self.now, self._on_decision),
             config_changes=ConfigChanges(self.config, RUNTIME_APPLIERS),
