@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.application.actor import Actor
+from gateway.application.refused import Refused
 from gateway.store.alerts_audit import append_audit
 from gateway.store.schema_people import Building, Door, Unit
 from gateway.store.store import Store
@@ -37,12 +38,8 @@ from gateway.store.watchlist import (
 Progress = Callable[[int], None]
 
 
-class SyncRefused(ValueError):
-    """A delta that cannot be applied; `code` is the result's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class SyncRefused(Refused):
+    """A delta that cannot be applied; `code` is the station result's error code."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from gateway.application.enrol_photos import (
     analyse_photo,
     load_others,
 )
+from gateway.application.refused import Refused
 from gateway.store.alerts_audit import append_audit
 from gateway.store.credentials import (
     has_alternative_credential,
@@ -41,8 +42,9 @@ from gateway.vision.decision import DecisionRule
 from gateway.vision.image_io import DEFAULT_LIMITS, DecodeLimits
 
 
-class EnrolRefused(Exception):
-    """Enrolment cannot go on; `key` is the message key shown to staff."""
+class EnrolRefused(Refused):
+    """Enrolment cannot go on; `key` (= `code`) is the message key shown to staff, `status` the
+    HTTP status the API answers with."""
 
     def __init__(self, key: str, status: int = 400) -> None:
         super().__init__(key)
