@@ -19,7 +19,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,10 @@ from gateway.eval.context import default_faces_dir
 from gateway.modelhub import load_manifest
 from gateway.modelhub.fetch import fetch_pack, mirror_folder
 from gateway.runtime.adapters import StaffPageStarter, no_staff_page
+
+if TYPE_CHECKING:
+    from gateway.application.enrol_photos import PhotoResult
+    from gateway.vision.analyser import FaceAnalyser
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 DEMO_DIR = Path("var/demo")
@@ -120,30 +124,39 @@ def demo_config(args: argparse.Namespace) -> GatewayConfig:
 
 
 def enrol_folder(config: GatewayConfig, folder: Path) -> int:
-    """Enrol every person folder: person, unit, card, consent, one template per usable photo."""
+    """Enrol every person folder: person, unit and card first, then the enrolment command's save
+    (consent, one template per usable photo, audit row) as staff enrolment does. The demo's own
+    photo check is lenient (largest face, no liveness: the sample photos are photographs)."""
+    from gateway.application.actor import Actor
+    from gateway.application.enrolment import Enrolment, EnrolSettings
     from gateway.runtime.bootstrap import ensure_door
     from gateway.store.base import Role
-    from gateway.store.credentials import add_card, record_consent, store_face_template
+    from gateway.store.credentials import add_card
     from gateway.store.people import add_person
     from gateway.store.places import add_unit
     from gateway.store.schema_people import Door
     from gateway.store.store import open_store
-    from gateway.vision.errors import ImageDecodeError
-    from gateway.vision.factory import load_pipeline
-    from gateway.vision.image_io import read_image
+    from gateway.vision.factory import effective_thresholds, load_pipeline
+    from gateway.vision.recogniser import rule_from_config
 
-    pipeline, _ = load_pipeline(config)
+    pipeline, models = load_pipeline(config)
+    resident, _watch = effective_thresholds(models, config.vision)
+    rule = rule_from_config(config.vision, resident, models.small_gallery_threshold)
     store = open_store(config.store)
+    settings = EnrolSettings(consent_text_version="demo-v1", max_photos=1000)
+    command = Enrolment(store, pipeline, rule, settings, now=lambda: datetime.now(UTC))
+    actor = Actor("menwei demo")
     enrolled = 0
     now = datetime.now(UTC)
     try:
         with store.sessions.writing() as session:
             door = session.get(Door, ensure_door(session, config.site))
             assert door is not None
-            for number, person_dir in enumerate(
-                sorted(p for p in folder.iterdir() if p.is_dir()), start=1
-            ):
-                unit = add_unit(session, door.building_id, "1", f"{100 + number}")
+            building_id = door.building_id
+        people = sorted(p for p in folder.iterdir() if p.is_dir())
+        for number, person_dir in enumerate(people, start=1):
+            with store.sessions.writing() as session:
+                unit = add_unit(session, building_id, "1", f"{100 + number}")
                 person = add_person(
                     session,
                     external_id=person_dir.name,
@@ -153,39 +166,43 @@ def enrol_folder(config: GatewayConfig, folder: Path) -> int:
                     valid_from=now - timedelta(days=1),
                 )
                 add_card(session, person.id, 100, 1000 + number)
-                record_consent(
-                    session, person.id, text_version="demo-v1", taken_by="menwei demo", taken_at=now
-                )
-                templates = 0
-                for photo in sorted(person_dir.iterdir()):
-                    if photo.suffix.lower() not in IMAGE_SUFFIXES:
-                        continue
-                    try:
-                        faces = pipeline.analyse(
-                            read_image(photo), max_faces=1, check_liveness=False
-                        )
-                    except ImageDecodeError as error:
-                        print(f"  skip {photo.name}: {error}")
-                        continue
-                    if not faces or faces[0].embedding is None:
-                        reasons = faces[0].quality.reasons if faces and faces[0].quality else []
-                        print(
-                            f"  skip {person_dir.name}/{photo.name}: "
-                            f"{[str(r) for r in reasons] or 'no face'}"
-                        )
-                        continue
-                    store_face_template(
-                        session, store.cipher, person.id, faces[0].embedding, pipeline.model_id
-                    )
-                    templates += 1
-                print(
-                    f"enrolled {person_dir.name} (person {person.id}, card 100/"
-                    f"{1000 + number}, {templates} face templates)"
-                )
-                enrolled += 1
+                person_id = person.id
+            photos = _demo_photos(pipeline, person_dir)
+            templates = command.save(actor, person_id, photos, now).templates if photos else 0
+            print(
+                f"enrolled {person_dir.name} (person {person_id}, card 100/"
+                f"{1000 + number}, {templates} face templates)"
+            )
+            enrolled += 1
     finally:
         store.close()
     return enrolled
+
+
+def _demo_photos(pipeline: FaceAnalyser, person_dir: Path) -> list[PhotoResult]:
+    """The person's photos as enrolment results: the largest face of each, no liveness check."""
+    from gateway.application.enrol_photos import PhotoResult
+    from gateway.vision.errors import ImageDecodeError
+    from gateway.vision.image_io import read_image
+
+    results = []
+    for photo in sorted(person_dir.iterdir()):
+        if photo.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            faces = pipeline.analyse(read_image(photo), max_faces=1, check_liveness=False)
+        except ImageDecodeError as error:
+            print(f"  skip {photo.name}: {error}")
+            continue
+        if not faces or faces[0].embedding is None:
+            reasons = faces[0].quality.reasons if faces and faces[0].quality else []
+            print(
+                f"  skip {person_dir.name}/{photo.name}: {[str(r) for r in reasons] or 'no face'}"
+            )
+            continue
+        embedding = np.asarray(faces[0].embedding, np.float32)
+        results.append(PhotoResult(photo.name, 1, True, [], {}, embedding=embedding))
+    return results
 
 
 # Sample photos that ship inside installed packages, as (package, path inside it, what it is):

@@ -61,6 +61,7 @@ class EventOut(BaseModel):
     reason: str
     person: str
     score: float | None
+    call_id: str | None = None  # the visitor call the event belongs to (method `call`)
 
 
 class AlertOut(BaseModel):

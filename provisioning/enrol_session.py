@@ -12,28 +12,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
+from gateway.application.enrol_photos import PhotoResult
 
 TTL_S = 600.0
-
-
-@dataclass
-class PhotoResult:
-    """One analysed photo: what the page shows and, when usable, the embedding to save."""
-
-    name: str
-    faces: int
-    usable: bool
-    messages: list[str]
-    measures: dict[str, str]
-    embedding: npt.NDArray[np.float32] | None = None
-    duplicate_of: str | None = None
-    duplicate_score: float | None = None
-    # Other residents this face is confusable with (person id -> best score): saving sets both
-    # to two factors.
-    confusable: dict[int, float] = field(default_factory=dict)
-    photo: bytes | None = None
 
 
 @dataclass

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.store.schema_people import Person
-from provisioning.events_query import to_csv
+from provisioning.csv_export import to_csv
 from provisioning.people_service import (
     PersonInput,
     create_person,

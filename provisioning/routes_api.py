@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.application.credentials import DuplicateCard
 from gateway.application.erasure import ErasureRefused
+from gateway.application.events import EventFilter, EventsQuery
 from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef
 from gateway.store.alerts_audit import acknowledge_alert
 from gateway.store.base import Method, Verdict
@@ -37,7 +38,6 @@ from provisioning.api_models import (
 )
 from provisioning.credential_forms import CardIn, PinIn, TwoFactorIn
 from provisioning.erase_outcome import settle_erasure
-from provisioning.events_query import EventFilter, find_alerts, find_events
 from provisioning.people_service import (
     PersonInput,
     StaleEdit,
@@ -240,8 +240,7 @@ def api_events(
         verdict=verdict,
         limit=limit,
     )
-    with context.deps.store.sessions.reading() as session:
-        rows = find_events(session, wanted)
+    rows = EventsQuery(context.deps.store).events(wanted)
     return [
         EventOut(
             id=str(r.event.id),
@@ -252,6 +251,7 @@ def api_events(
             reason=r.event.reason_code,
             person=r.person_label,
             score=r.event.score,
+            call_id=r.event.call_id,
         )
         for r in rows
     ]
@@ -259,8 +259,7 @@ def api_events(
 
 @router.get("/v1/alerts", openapi_extra=STAFF, response_model=list[AlertOut])
 def api_alerts(context: Context, open_only: bool = False, kind: Search = "") -> list[AlertOut]:
-    with context.deps.store.sessions.reading() as session:
-        alerts = find_alerts(session, open_only=open_only, kind=kind)
+    alerts = EventsQuery(context.deps.store).alerts(open_only=open_only, kind=kind)
     return [
         AlertOut(
             id=a.id,

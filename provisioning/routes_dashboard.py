@@ -11,10 +11,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import make_url
 
+from gateway.application.events import EventFilter, EventsQuery
 from gateway.application.live_frame import LiveFrame
 from gateway.application.status import GatewayStatus, HealthCheck
 from gateway.store.schema_events import Alert
-from provisioning.events_query import EventFilter, find_alerts, find_events
 from provisioning.web import Access, AppContext, Context, RowId, access, render
 
 router = APIRouter()
@@ -42,9 +42,9 @@ def full_status(context: AppContext) -> GatewayStatus:
 
 @router.get("/", openapi_extra=STAFF, include_in_schema=False)
 def dashboard(request: Request, context: Context) -> Response:
-    with context.deps.store.sessions.reading() as session:
-        events = find_events(session, EventFilter(limit=15))
-        alerts = find_alerts(session, open_only=True, limit=15)
+    query = EventsQuery(context.deps.store)
+    events = query.events(EventFilter(limit=15))
+    alerts = query.alerts(open_only=True, limit=15)
     page = {"status": full_status(context), "events": events, "alerts": alerts}
     return render(request, "dashboard.html", page)
 

@@ -1,11 +1,12 @@
-"""Face enrolment routes: the page's two steps and the API's one-call form.
+"""Face enrolment routes: the page's two steps and the API's one-call form, over the one
+enrolment command (gateway.application.enrolment).
 
 Page, step 1 (`/enrol`): with the consent box ticked, uploaded photos (or a short capture of
 several frames from the door camera) are analysed; nothing is written, only an in-memory candidate
-is kept. Step 2 (`/enrol/save`): the consent record, then the templates, in one transaction (see
-enrol_flow). API (`POST /api/v1/people/{id}/face-templates`): the same checks and save in one
-request. A face confusable with another resident's is a warning that must be confirmed (409 on
-the API unless `confirm_duplicate`); saving then sets both people to two factors.
+is kept. Step 2 (`/enrol/save`): the consent record, then the templates, in one transaction. API
+(`POST /api/v1/people/{id}/face-templates`): the same checks and save in one request. A face
+confusable with another resident's is a warning that must be confirmed (409 on the API unless
+`confirm_duplicate`); saving then sets both people to two factors.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from gateway.application.enrol_photos import PhotoResult
+from gateway.application.enrolment import EnrolRefused
 from gateway.store.errors import CredentialPolicyError, NotFound
-from provisioning.enrol_flow import EnrolRefused, prepare, save_enrolment
+from provisioning.enrol_flow import enrolment
 from provisioning.enrol_intake import analyse_uploads
-from provisioning.enrol_session import Candidate, PhotoResult
+from provisioning.enrol_session import Candidate
 from provisioning.people_service import MIN_GOOD_TEMPLATES
 from provisioning.routes_people import person_page
 from provisioning.web import (
@@ -33,6 +36,7 @@ from provisioning.web import (
     CurrentUser,
     RowId,
     access,
+    actor_of,
     render,
     translator,
 )
@@ -87,14 +91,16 @@ async def enrol_analyse(
     request: Request, context: Context, user: CurrentUser, person_id: RowId
 ) -> Response:
     form = await request.form()
+    command = enrolment(context)
     try:
-        if context.deps.pipeline is not None and form.get("consent") != "on":
+        if command.pipeline is not None and form.get("consent") != "on":
             raise EnrolRefused("consent_required")
-        pipeline, person, others = prepare(context, person_id)
+        pipeline, person, others = command.prepare(person_id)
         photos = await _collect_photos(request, context)
         if photos is None:
             raise EnrolRefused("camera_unavailable")
-        results = await analyse_uploads(context, pipeline, photos, others, translator(request))
+        t = translator(request)
+        results = await analyse_uploads(context, command, pipeline, photos, others, t)
     except NotFound:
         raise HTTPException(404, "not_found") from None
     except EnrolRefused as refused:
@@ -130,7 +136,9 @@ def enrol_save(
         return _refuse(request, context, person_id, "duplicate_unconfirmed")
     consent_at = datetime.fromtimestamp(candidate.consent_at, UTC)
     try:
-        saved = save_enrolment(context, request, user, person_id, candidate.photos, consent_at)
+        saved = enrolment(context).save(
+            actor_of(request, user), person_id, candidate.photos, consent_at
+        )
     except EnrolRefused as refused:
         return _refuse(request, context, person_id, refused.key)
     except CredentialPolicyError:
@@ -169,17 +177,18 @@ async def api_enrol(
     t = translator(request)
     if not consent or consent_text_version != context.deps.settings.consent_text_version:
         raise HTTPException(422, "consent_required")
+    command = enrolment(context)
     try:
-        pipeline, _person, others = prepare(context, person_id)
+        pipeline, _person, others = command.prepare(person_id)
         files = [((p.filename or "photo")[:100], await p.read()) for p in photos]
-        results = await analyse_uploads(context, pipeline, files, others, t)
+        results = await analyse_uploads(context, command, pipeline, files, others, t)
         report = [photo_report(r) for r in results]
         if any(r.duplicate_of for r in results if r.usable) and not confirm_duplicate:
             refusal = {"detail": "duplicate_unconfirmed", "photos": report}
             return JSONResponse(refusal, status_code=409)
         if not any(r.usable for r in results):
             return JSONResponse({"detail": "no_usable_photo", "photos": report}, 422)
-        saved = save_enrolment(context, request, user, person_id, results, datetime.now(UTC))
+        saved = command.save(actor_of(request, user), person_id, results, datetime.now(UTC))
     except NotFound:
         raise HTTPException(404, "not_found") from None
     except EnrolRefused as refused:

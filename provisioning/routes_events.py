@@ -10,10 +10,11 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from gateway.application.events import EventFilter, EventsQuery
 from gateway.store.alerts_audit import acknowledge_alert
 from gateway.store.base import Method, Verdict
 from gateway.store.schema_credentials import WatchlistEntry
-from provisioning.events_query import EVENT_COLUMNS, EventFilter, find_alerts, find_events, to_csv
+from provisioning.csv_export import EVENT_COLUMNS, to_csv
 from provisioning.people_service import localise
 from provisioning.web import Access, AppContext, Context, CurrentUser, RowId, access, audit, render
 
@@ -60,8 +61,7 @@ def events_page(
     kind: Text = "",
 ) -> Response:
     wanted = event_filter(context, since, until, person, door, kind)
-    with context.deps.store.sessions.reading() as session:
-        rows = find_events(session, wanted)
+    rows = EventsQuery(context.deps.store).events(wanted)
     query = request.url.query
     filters = {"since": since, "until": until, "person": person, "door": door, "kind": kind}
     return render(request, "events.html", {"rows": rows, "filters": filters, "query": query})
@@ -77,8 +77,7 @@ def events_csv(
     kind: Text = "",
 ) -> Response:
     wanted = event_filter(context, since, until, person, door, kind)
-    with context.deps.store.sessions.reading() as session:
-        rows = find_events(session, EventFilter(**{**wanted.__dict__, "limit": 5000}))
+    rows = EventsQuery(context.deps.store).events(EventFilter(**{**wanted.__dict__, "limit": 5000}))
     body = to_csv(EVENT_COLUMNS, (row.csv_cells() for row in rows))
     headers = {"Content-Disposition": 'attachment; filename="events.csv"'}
     return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
@@ -88,8 +87,7 @@ def events_csv(
 def alerts_page(
     request: Request, context: Context, kind: Text = "", open_only: bool = False
 ) -> Response:
-    with context.deps.store.sessions.reading() as session:
-        alerts = find_alerts(session, open_only=open_only, kind=kind)
+    alerts = EventsQuery(context.deps.store).alerts(open_only=open_only, kind=kind)
     page = {"alerts": alerts, "kind": kind, "open_only": open_only}
     return render(request, "alerts.html", page)
 

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.application.call_answer import AnswerCallCommand
 from gateway.application.config_apply import ConfigChanges
 from gateway.application.live_frame import LiveFrameQuery
 from gateway.application.remote_open import RemoteOpenCommand
 from gateway.application.status import StatusQuery
+from gateway.application.telemetry import TelemetryQuery
 from gateway.config.model import GatewayConfig
 from gateway.store.store import Store
 from gateway.vision.analyser import FaceAnalyser
@@ -30,9 +32,12 @@ class Application:
     decision_rule: DecisionRule
     status: StatusQuery
     live_frame: LiveFrameQuery
+    telemetry: TelemetryQuery
     remote_open: RemoteOpenCommand
     config_changes: ConfigChanges
     # Rebuild the galleries from the store and swap them into the recogniser (after enrolment,
     # erasure or a sync); returns the resident template count.
     reload_galleries: Callable[[], int]
     now: Callable[[], datetime]
+    # Visitor calls: None unless `[access.visitor_call]` and the station are enabled.
+    answer_call: AnswerCallCommand | None = None

@@ -15,17 +15,14 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway.application.actor import Actor
+from gateway.application.refused import Refused
 from gateway.store.erasure import erase_and_purge
 from gateway.store.people import get_person
 from gateway.store.store import Store
 
 
-class ErasureRefused(Exception):
+class ErasureRefused(Refused):
     """`code`: already_erased, or confirmation_mismatch (the typed external id differs)."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 @dataclass(frozen=True)

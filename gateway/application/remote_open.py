@@ -15,6 +15,7 @@ from typing import Protocol
 from gateway.access.policy import AccessDecision
 from gateway.access.requester import Requester
 from gateway.application.parts import DoorView
+from gateway.application.release import release_until
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,13 @@ class RemoteOpenCommand:
         decision = self._policy.remote(request.command_id, request.requested_by, request.expires_at)
         if self._on_decision is not None:
             self._on_decision(decision)
-        remaining_s = (request.expires_at - self._now()).total_seconds()
-        if decision.granted and remaining_s > 0:
-            # The command's own expiry bounds the release too, not only the door's grant lifetime.
-            not_after = self._door.clock_ns() + int(remaining_s * 1e9)
-            self._door.request_grant(f"remote:{request.requested_by}", decision.event_id, not_after)
+        # The command's own expiry bounds the release too, not only the door's grant lifetime.
+        if decision.granted and release_until(
+            self._door,
+            self._now,
+            f"remote:{request.requested_by}",
+            decision.event_id,
+            request.expires_at,
+        ):
             return OpenOutcome(True, decision.reason, decision.event_id)
         return OpenOutcome(False, decision.reason, decision.event_id)

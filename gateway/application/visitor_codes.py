@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.application.actor import Actor
+from gateway.application.refused import Refused
 from gateway.store.alerts_audit import append_audit
 from gateway.store.places import door_site
 from gateway.store.schema_people import Building, Door, Unit
@@ -25,13 +26,8 @@ from gateway.store.visitor_codes import IssuedCode, issue_visitor_code, revoke_v
 MAX_USES = 100  # a visitor code is for visitors: a long-lived shared code is a PIN by another name
 
 
-class CodeRefused(ValueError):
-    """The request breaks a rule; `code` is stable (bad_window, bad_max_uses, unknown_unit,
-    code_rejected, unknown_code) and the message says what to fix."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class CodeRefused(Refused):
+    """`code`: bad_window, bad_max_uses, unknown_unit, code_rejected, unknown_code."""
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,12 @@
-"""The call desk: visitor calls at this door, from the call key to the resident's answer.
+"""The call desk: visitor calls at this door, from the call key to how each call ended.
 
-The door thread hands it the unit typed with the call key (`call_key`); the station link's
-command worker hands it verified `answer_call` commands (`answer`); its own thread ends calls
-whose ring window passed (missed). Every outcome is an access event of method `call` with the
-call id and its outbox message, written before anything else happens: an accept's grant is
-committed before the door thread is asked to release. A resident's answer is checked like their
-remote open (`requester_check`, the same function) and the resident must live in the called
-unit, BEFORE the answer may touch the call: a refused answerer (inactive, unknown, not allowed
-through this door, another unit's resident) leaves the call ringing for the real resident. The
-caller's snapshot is held in memory (`CallSnapshots`) and dropped when the call ends. One lock
-serialises the state machine and its events.
+The door thread hands it the unit typed with the call key (`call_key`); its own thread ends calls
+whose ring window passed (missed). Answers are decided by the application's `AnswerCallCommand`
+(who may answer: `requester_check`, lives in the called unit, expiry), which holds the desk's
+lock (`serialised`) and hands the desk an allowed answer (`take_answer`) or a refusal to record
+(`refuse_answer`). Every outcome is an access event of method `call` with the call id and its
+outbox message. The caller's snapshot is held in memory (`CallSnapshots`) and dropped when the
+call ends. One lock serialises the state machine and its events.
 """
 
 from __future__ import annotations
@@ -25,9 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.access.call_snapshots import CallSnapshots
-from gateway.access.policy import AccessDecision, requester_check
 from gateway.access.visitor_call import (
-    Answered,
     AnswerRefused,
     Call,
     CallRefused,
@@ -35,15 +30,13 @@ from gateway.access.visitor_call import (
     Placed,
     VisitorCalls,
 )
-from gateway.station.call_answer import CallAnswer, CallAnswerOutcome
-from gateway.store.base import Method, Severity, Verdict
-from gateway.store.schema_people import Person
+from gateway.application.call_answer import CallAnswer, CallAnswerOutcome
+from gateway.store.base import Severity, Verdict
 from gateway.store.store import Store
 from gateway.store.visitor_call_events import CalledUnit, find_called_unit, record_call_event
 
 LOG = logging.getLogger(__name__)
 RaiseAlert = Callable[[str, Severity, dict[str, Any]], object]
-Release = Callable[[str, str | None, datetime], None]  # reason, grant id (event id), not after
 
 
 @dataclass(frozen=True)
@@ -51,9 +44,7 @@ class DeskParts:
     """What the desk is lent by the service (all callables: no service lookups)."""
 
     take_snapshot: Callable[[], bytes | None]
-    release: Release
     raise_alert: RaiseAlert
-    on_decision: Callable[[AccessDecision], None] | None = None
 
 
 class CallDesk:
@@ -79,7 +70,7 @@ class CallDesk:
         self.door_code = door_code
         self.now = now
         self.snapshots = snapshots or CallSnapshots()
-        self.notify_outbox: Callable[[], None] = lambda: None
+        self.outbox_listener: Callable[[], None] = lambda: None  # the station link's drain
         self._units: dict[str, CalledUnit] = {}  # call id -> unit, while the call rings
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -165,75 +156,60 @@ class CallDesk:
                 self.snapshots.put(placed.call.call_id, jpeg)
         return placed
 
-    def answer(self, answer: CallAnswer) -> CallAnswerOutcome:
-        """A verified `answer_call` (station command worker)."""
-        by = str(answer.answered_by)
-        with self._lock:
-            try:
-                outcome, call = self._answer(answer, by)
-            except SQLAlchemyError as error:
-                LOG.error("answer to call %s could not be recorded: %s", answer.call_id, error)
-                return CallAnswerOutcome(False, "store_error")
-        self.notify_outbox()
-        if outcome.opened and call is not None:
-            self.parts.release(f"call:{by}", outcome.event_id, answer.expires_at)
-        if self.parts.on_decision is not None:
-            opened, reason, event_id = outcome.opened, outcome.reason, outcome.event_id
-            self.parts.on_decision(AccessDecision(Method.CALL, opened, reason, event_id=event_id))
-        return outcome
+    def serialised(self) -> threading.Lock:
+        """The lock an answer is decided under (`AnswerCallCommand`)."""
+        return self._lock
 
-    def _answer(self, answer: CallAnswer, by: str) -> tuple[CallAnswerOutcome, Call | None]:
-        with self.store.sessions.writing() as session:
-            at = self.now()
-            check = requester_check(session, answer.answered_by, self.door_id, at)
-            result: Answered | AnswerRefused
-            if at >= answer.expires_at:
-                result = AnswerRefused("expired")
-            elif not check.allowed:
-                result = AnswerRefused(f"answer_{check.reason}"[:64])
-            elif not self._of_called_unit(session, check.person_id, answer.call_id):
-                result = AnswerRefused("answer_not_of_called_unit")
-            else:
-                door = self.door_code if answer.door is None else answer.door
-                result = self.calls.answer(answer.call_id, door, answer.accept)
-            if isinstance(result, AnswerRefused):
-                if result.reason == "call_window_passed" and result.call is not None:
-                    self._ended(result.call, "missed", Verdict.DENY, "call_missed", session)
-                unit = self._units.get(answer.call_id)
-                event = record_call_event(
-                    session,
-                    gateway_id=self.gateway_id,
-                    door_id=self.door_id,
-                    call_id=answer.call_id,
-                    outcome="refused",
-                    verdict=Verdict.DENY,
-                    reason=result.reason,
-                    occurred_at=at,
-                    unit=None if unit is None else unit.as_body(),
-                    answered_by=by,
-                    person_id=check.person_id,
-                )
-                return CallAnswerOutcome(False, result.reason, False, str(event.id)), None
-            call = result.call
-            accepted = call.state is CallState.ACCEPTED
-            event_id = self._ended(
-                call,
-                "accepted" if accepted else "declined",
-                Verdict.GRANT if accepted else Verdict.DENY,
-                "call_accepted" if accepted else "call_declined",
-                session,
-                by,
-                check.person_id,
-            )
-        return CallAnswerOutcome(True, f"call_{call.state}", accepted, event_id), call
-
-    def _of_called_unit(self, session: Session, person_id: int | None, call_id: str) -> bool:
-        """A resident may answer only a call to their own unit (the station itself: any)."""
+    def called_unit_id(self, call_id: str) -> int | None:
         unit = self._units.get(call_id)
-        if person_id is None or unit is None:  # the station, or a call not ringing (refused)
-            return True
-        person = session.get(Person, person_id)
-        return person is not None and person.unit_id == unit.unit_id
+        return None if unit is None else unit.unit_id
+
+    def notify_outbox(self) -> None:
+        self.outbox_listener()
+
+    def refuse_answer(
+        self, session: Session, call_id: str, reason: str, by: str, person_id: int | None
+    ) -> CallAnswerOutcome:
+        """Record a refused answer (under `serialised`); the call keeps ringing."""
+        unit = self._units.get(call_id)
+        event = record_call_event(
+            session,
+            gateway_id=self.gateway_id,
+            door_id=self.door_id,
+            call_id=call_id,
+            outcome="refused",
+            verdict=Verdict.DENY,
+            reason=reason,
+            occurred_at=self.now(),
+            unit=None if unit is None else unit.as_body(),
+            answered_by=by,
+            person_id=person_id,
+        )
+        return CallAnswerOutcome(False, reason, False, str(event.id))
+
+    def take_answer(
+        self, session: Session, answer: CallAnswer, by: str, person_id: int | None
+    ) -> CallAnswerOutcome:
+        """An answer the application allowed (under `serialised`): the state machine decides
+        whether the call takes it, and how it ended is recorded in `session`."""
+        door = self.door_code if answer.door is None else answer.door
+        result = self.calls.answer(answer.call_id, door, answer.accept)
+        if isinstance(result, AnswerRefused):
+            if result.reason == "call_window_passed" and result.call is not None:
+                self._ended(result.call, "missed", Verdict.DENY, "call_missed", session)
+            return self.refuse_answer(session, answer.call_id, result.reason, by, person_id)
+        call = result.call
+        accepted = call.state is CallState.ACCEPTED
+        event_id = self._ended(
+            call,
+            "accepted" if accepted else "declined",
+            Verdict.GRANT if accepted else Verdict.DENY,
+            "call_accepted" if accepted else "call_declined",
+            session,
+            by,
+            person_id,
+        )
+        return CallAnswerOutcome(True, f"call_{call.state}", accepted, event_id)
 
     def _ended(
         self,

@@ -1,9 +1,9 @@
 """Builds the call desk for one door from explicit parts: config, store, clocks, and callables
-the service lends (the camera's latest frame, the door's expiring grant, the alert recorder).
+the service lends (the camera's latest frame, the alert recorder).
 
-The camera and the door thread start after the desk is built, so the service passes getters
-read at call time; nothing here knows the service. A release asked for an accepted call is
-bounded by the answer's own expiry, as a remote open is.
+The camera starts after the desk is built, so the service passes a getter read at call time;
+nothing here knows the service. Answers (and the door release they may cause) are the
+application's `AnswerCallCommand`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from gateway.access.visitor_call import VisitorCalls
 from gateway.camera.runtime import Camera
 from gateway.config.model import GatewayConfig
 from gateway.runtime.call_desk import CallDesk, DeskParts
-from gateway.runtime.door_loop import DoorLoop
 from gateway.store.store import Store
 
 Clock = Callable[[], datetime]
@@ -32,16 +31,6 @@ def latest_snapshot(camera: Camera | None, max_bytes: int) -> bytes | None:
     if frame is None:
         return None
     return encode_snapshot(frame.image, max_bytes)
-
-
-def release_until(
-    door: DoorLoop | None, now: Clock, reason: str, grant_id: str | None, expires: datetime
-) -> None:
-    """Ask the door for one grant that lapses when the answer expires (nothing once expired)."""
-    remaining_s = (expires - now()).total_seconds()
-    if door is None or remaining_s <= 0:
-        return
-    door.request_grant(reason, grant_id, door.clock_ns() + int(remaining_s * 1e9))
 
 
 def build_call_desk(

@@ -31,10 +31,12 @@ from gateway.access.policy import AccessDecision, AccessPolicy
 from gateway.access.second_factor import SecondFactorWaits
 from gateway.access.tailgate import TailgateDetector
 from gateway.application.app import Application
+from gateway.application.call_answer import AnswerCallCommand
 from gateway.application.config_apply import ConfigChanges
 from gateway.application.live_frame import LiveFrameQuery
 from gateway.application.remote_open import RemoteOpenCommand
 from gateway.application.status import GalleryCounts, HealthCheck, StatusQuery, broker_check
+from gateway.application.telemetry import TelemetryQuery
 from gateway.camera.health import HealthEvent
 from gateway.camera.runtime import Camera
 from gateway.camera.source import FrameSource
@@ -48,7 +50,7 @@ from gateway.ops.service_hooks import OpsRuntime, service_liveness, start_ops
 from gateway.ops.telemetry import Provider, standard_sources
 from gateway.runtime.bootstrap import ensure_door
 from gateway.runtime.call_desk import CallDesk, DeskParts
-from gateway.runtime.call_wiring import build_call_desk, latest_snapshot, release_until
+from gateway.runtime.call_wiring import build_call_desk, latest_snapshot
 from gateway.runtime.door_loop import DoorLoop
 from gateway.runtime.recognition import (
     RecognitionLoader,
@@ -167,11 +169,7 @@ class AccessService:
                 take_snapshot=lambda: latest_snapshot(
                     self.camera, config.station.max_snapshot_bytes
                 ),
-                release=lambda reason, grant_id, expires: release_until(
-                    self.door_loop, self.now, reason, grant_id, expires
-                ),
                 raise_alert=self.alerts.raise_,
-                on_decision=self.notify_decision,
             )
             self.call_desk = build_call_desk(config, store, self.door_id, self.now, parts)
             self.call_desk.start()
@@ -209,9 +207,7 @@ class AccessService:
         self.vision_loop.start()
         self._stack.callback(self.vision_loop.stop)
         self._application = self._build_application(store, pipeline, rule)
-        self.station = start_station_link(
-            self._application, self.telemetry_sources(), self.call_desk
-        )
+        self.station = start_station_link(self._application, self.call_desk)
         if self.station is not None:
             self._stack.callback(self.station.stop)
         self.ops = start_ops(
@@ -236,6 +232,12 @@ class AccessService:
         door, camera, vision, policy = self.door_loop, self.camera, self.vision_loop, self.policy
         assert door is not None and camera is not None and vision is not None
         assert policy is not None
+        desk = self.call_desk
+        answer_call = None
+        if desk is not None:
+            answer_call = AnswerCallCommand(
+                desk, store, door, door_id=self.door_id, now=self.now, on_decision=self._on_decision
+            )
         status = StatusQuery(
             door=door,
             camera=camera,
@@ -251,11 +253,13 @@ class AccessService:
             pipeline=pipeline,
             decision_rule=rule,
             status=status,
+            telemetry=TelemetryQuery(self.telemetry_sources(), self.now),
             live_frame=LiveFrameQuery(camera, vision, self.config.station.max_snapshot_bytes),
             remote_open=RemoteOpenCommand(policy, door, self.now, self._on_decision),
             config_changes=ConfigChanges(self.config, RUNTIME_APPLIERS),
             reload_galleries=self.reload_galleries,
             now=self.now,
+            answer_call=answer_call,
         )
 
     def _broker_check(self) -> HealthCheck:
@@ -279,11 +283,6 @@ class AccessService:
             )
         except SQLAlchemyError as error:
             LOG.error("confusable-faces check failed at start-up: %s", error)
-
-    def notify_decision(self, decision: AccessDecision) -> None:
-        """Tell the listener (demo printer, tests) about a decision made outside the loops."""
-        if self._on_decision is not None:
-            self._on_decision(decision)
 
     def reload_galleries(self) -> int:
         """Rebuild both galleries from the store (after enrolment, erasure or a station sync) and

@@ -1,26 +1,24 @@
 """Start the station link over the application layer's use cases.
 
 The link gets queries and commands, never the running service: a remote open goes through
-`RemoteOpenCommand` (policy, then the door's expiring grant), status and snapshots through the
-status and live-frame queries.
+`RemoteOpenCommand` (policy, then the door's expiring grant), a visitor call's answer through
+`AnswerCallCommand`, deltas through `StationSync`, status, snapshots and telemetry through the
+status, live-frame and telemetry queries.
 """
 
 from __future__ import annotations
 
 from gateway.application.app import Application
 from gateway.application.status import station_status
-from gateway.ops.telemetry import Provider, collect_telemetry
 from gateway.runtime.call_desk import CallDesk
 from gateway.station.commands import StationCallbacks
 from gateway.station.config_access import ModelConfigAccess
 from gateway.station.link import StationLink
 
 
-def start_station_link(
-    app: Application, sources: dict[str, Provider], desk: CallDesk | None = None
-) -> StationLink | None:
-    """Build and start the link when `[station] enabled`; None otherwise. `sources` is one set
-    of telemetry providers (the fps provider keeps state); `desk` answers visitor calls."""
+def start_station_link(app: Application, desk: CallDesk | None = None) -> StationLink | None:
+    """Build and start the link when `[station] enabled`; None otherwise. `desk` holds the
+    ringing visitor calls (their snapshots; answers go through `app.answer_call`)."""
     config = app.config
     if not config.station.enabled:
         return None
@@ -29,7 +27,7 @@ def start_station_link(
         app.reload_galleries()
 
     callbacks = StationCallbacks(
-        telemetry=lambda: collect_telemetry(sources)["values"],
+        telemetry=app.telemetry.values,
         on_remote_open=app.remote_open,
         status=lambda: station_status(app.status()),
         take_snapshot=app.live_frame.snapshot_jpeg,
@@ -38,7 +36,7 @@ def start_station_link(
         on_people_changed=reload,
     )
     if desk is not None:
-        callbacks.on_call_answer = desk.answer
+        callbacks.on_call_answer = app.answer_call
         callbacks.call_snapshot = desk.snapshot_of
     link = StationLink(
         config.station,
@@ -52,5 +50,5 @@ def start_station_link(
     )
     link.start()
     if desk is not None:
-        desk.notify_outbox = link.notify
+        desk.outbox_listener = link.notify
     return link

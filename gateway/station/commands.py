@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.application.actor import Actor
+from gateway.application.call_answer import CallAnswer, CallAnswerOutcome
+from gateway.application.delta_sync import SyncRefused, parse_time
 from gateway.application.remote_open import OpenOutcome, RemoteOpen
+from gateway.application.station_sync import StationSync
 from gateway.application.visitor_codes import CodeRefused, CodeRequest, UnitRef, VisitorCodes
 from gateway.config.station import StationConfig
-from gateway.station.call_answer import CallAnswer, CallAnswerOutcome, parse_answer_args
-from gateway.station.people_sync import apply_people_delta
-from gateway.station.sync import SyncRefused, apply_watchlist_delta, parse_time
+from gateway.station.call_answer import parse_answer_args
 from gateway.station.verify import VerifiedCommand
 from gateway.store.store import Store
 
@@ -97,6 +98,13 @@ class CommandHandlers:
         self.request_replay = request_replay
         self.clock = clock
         self.codes = VisitorCodes(store, door_id, clock)
+        self.sync = StationSync(
+            store,
+            model_id=model_id,
+            door_id=door_id,
+            people_changed=callbacks.on_people_changed,
+            watchlist_changed=callbacks.on_watchlist_changed,
+        )
         self._table: dict[str, Callable[[VerifiedCommand, datetime], CommandResult]] = {
             "open": self._open,
             "issue_code": self._issue_code,
@@ -190,15 +198,11 @@ class CommandHandlers:
         return CommandResult(True, None, "visitor code revoked", {"code_id": code_id})
 
     def _sync_watchlist(self, command: VerifiedCommand, now: datetime) -> CommandResult:
-        outcome = apply_watchlist_delta(self.store, command.args, self.model_id, now)
-        if self.callbacks.on_watchlist_changed is not None:
-            self.callbacks.on_watchlist_changed()
+        outcome = self.sync.watchlist(command.args, Actor(command.issued_by), now)
         return CommandResult(True, None, "watch-list delta applied", outcome.__dict__)
 
     def _sync_people(self, command: VerifiedCommand, now: datetime) -> CommandResult:
-        outcome = apply_people_delta(self.store, command.args, self.model_id, self.door_id, now)
-        if self.callbacks.on_people_changed is not None:
-            self.callbacks.on_people_changed()
+        outcome = self.sync.people(command.args, Actor(command.issued_by), now)
         return CommandResult(True, None, "people delta applied", outcome.__dict__)
 
     def _get_config(self, command: VerifiedCommand, now: datetime) -> CommandResult:

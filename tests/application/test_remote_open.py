@@ -4,41 +4,16 @@ the relay did, not only what the outcome said."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from firmware_bridge.door import AlarmKind, DoorState
 from gateway.access.requester import Requester
 from gateway.application.remote_open import OpenOutcome, RemoteOpen, RemoteOpenCommand
 from gateway.store.base import Role
 from gateway.store.people import add_person
 from gateway.store.store import Store
 from tests.access.door_rig import DoorRig, door_rig
+from tests.application.running_door import RunningDoor
 from tests.store.conftest import T0, World
-
-
-@dataclass
-class RunningDoor:
-    """The rig's door loop, reported running (the test turns it by hand with run_once)."""
-
-    rig: DoorRig
-    running: bool = True
-
-    @property
-    def state(self) -> DoorState:
-        return self.rig.loop.state
-
-    @property
-    def alarms(self) -> frozenset[AlarmKind]:
-        return self.rig.loop.alarms
-
-    def clock_ns(self) -> int:
-        return self.rig.loop.clock_ns()
-
-    def request_grant(
-        self, reason: str, grant_id: str | None, not_after_ns: int | None = None
-    ) -> None:
-        self.rig.loop.request_grant(reason, grant_id, not_after_ns)
 
 
 def _open(

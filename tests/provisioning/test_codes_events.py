@@ -149,6 +149,13 @@ def test_visitor_call_events_show_with_their_call_id(
     assert csv_lines[0].endswith(",call_id") and all(
         line.endswith(f",{call_id}") for line in csv_lines[1:]
     )
+    api = staff.get("/api/v1/events", params={"method": "call"}).json()
+    assert sorted((e["reason"], e["call_id"]) for e in api) == [
+        ("call_missed", call_id),
+        ("call_placed", call_id),
+    ]
+    others = staff.get("/api/v1/events", params={"method": "card"}).json()
+    assert all(e["call_id"] is None for e in others)
 
 
 def test_alerts_show_snapshots_and_are_acknowledged_once(

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from gateway.station.people_sync import apply_people_delta
-from gateway.station.sync import encode_vector
+from gateway.application.delta_sync import encode_vector
+from gateway.application.people_sync import apply_people_delta
 from tests.station.conftest import MODEL_ID, make_store
 
 UNIT = {"building": "1", "unit_number": "1", "room_number": "101"}

@@ -16,13 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from gateway.access.requester import Requester
+from gateway.application.delta_sync import encode_vector
 from gateway.application.remote_open import OpenOutcome, RemoteOpen
 from gateway.application.visitor_codes import MAX_USES
 from gateway.station.commands import StationCallbacks
 from gateway.station.keys import make_command, sign_command
 from gateway.station.link import StationLink
 from gateway.station.station_client import Received, StationClient
-from gateway.station.sync import encode_vector
 from gateway.station.topics import Topics
 from gateway.store.schema_credentials import VisitorCode, WatchlistEntry
 from gateway.store.schema_events import OutboxMessage

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gateway.station.people_sync import apply_people_delta
-from gateway.station.sync import SyncRefused
+from gateway.application.delta_sync import SyncRefused
+from gateway.application.people_sync import apply_people_delta
 from gateway.store.schema_credentials import Card, FaceTemplate
 from gateway.store.schema_people import Person
 from gateway.store.store import Store

@@ -1,13 +1,9 @@
-"""Filtering access events and alerts (page, CSV export and API share it) and CSV writing.
-
-CSV cells that a spreadsheet would run as a formula (=, +, -, @ first) are prefixed with a quote.
-"""
+"""The events and alerts queries: filtering access events (time, person, door, method, verdict)
+and alerts (open, kind, since). The staff page's list, dashboard and CSV export and the JSON API
+all read through `EventsQuery`; an erased person shows only as their pseudonym."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +13,7 @@ from sqlalchemy.orm import Session
 from gateway.store.base import Method, Verdict
 from gateway.store.schema_events import AccessEvent, Alert
 from gateway.store.schema_people import Door, Person
+from gateway.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -50,9 +47,6 @@ class EventRow:
         ]
 
 
-EVENT_COLUMNS = ["occurred_at", "door", "method", "verdict", "reason", "person", "score", "call_id"]
-
-
 def person_label(person: Person | None, pseudonym: str | None) -> str:
     if person is None:
         return pseudonym or ""
@@ -62,7 +56,7 @@ def person_label(person: Person | None, pseudonym: str | None) -> str:
     return f"{person.external_id}{name}"
 
 
-def find_events(session: Session, wanted: EventFilter) -> list[EventRow]:
+def _find_events(session: Session, wanted: EventFilter) -> list[EventRow]:
     statement = (
         select(AccessEvent, Door, Person)
         .join(Door, Door.id == AccessEvent.door_id)
@@ -95,7 +89,7 @@ def find_events(session: Session, wanted: EventFilter) -> list[EventRow]:
     ]
 
 
-def find_alerts(
+def _find_alerts(
     session: Session,
     *,
     open_only: bool = False,
@@ -113,15 +107,25 @@ def find_alerts(
     return list(session.scalars(statement))
 
 
-def safe_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+class EventsQuery:
+    """Reads through the store it is given (the staff page passes its own lane)."""
 
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
-def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([safe_cell(cell) for cell in row])
-    return buffer.getvalue()
+    def events(self, wanted: EventFilter) -> list[EventRow]:
+        """Newest first, at most `wanted.limit` (1..5000)."""
+        with self._store.sessions.reading() as session:
+            return _find_events(session, wanted)
+
+    def alerts(
+        self,
+        *,
+        open_only: bool = False,
+        kind: str = "",
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[Alert]:
+        """Newest first, at most `limit` (1..5000)."""
+        with self._store.sessions.reading() as session:
+            return _find_alerts(session, open_only=open_only, kind=kind, since=since, limit=limit)

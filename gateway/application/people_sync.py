@@ -20,10 +20,12 @@ import numpy.typing as npt
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gateway.station.sync import (
+from gateway.application.actor import Actor
+from gateway.application.delta_sync import (
     SyncOutcome,
     SyncRefused,
     UnitFinder,
+    audit_delta,
     check_versions,
     decode_vector,
     delta_items,
@@ -212,6 +214,7 @@ def apply_people_delta(
     door_id: int,
     at: datetime,
     progress: Progress | None = None,
+    actor: Actor | None = None,
 ) -> SyncOutcome:
     """Apply a people delta in one transaction; `progress(done)` is called after each chunk."""
     upserts, removes = delta_items(args, "upserts"), delta_removes(args)
@@ -233,4 +236,7 @@ def apply_people_delta(
                 person.active = False
                 removed += 1
         advance_sync_version(session, "people", version, at)
-    return SyncOutcome("people", version, len(upserts), removed)
+        outcome = SyncOutcome("people", version, len(upserts), removed)
+        if actor is not None:
+            audit_delta(session, actor, outcome, at)
+    return outcome

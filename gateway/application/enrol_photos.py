@@ -1,18 +1,22 @@
-"""Checking enrolment photos before anything is saved: decode, one face only, quality gate,
-liveness, embedding, and the confusable search against everyone else's templates with the door's
-own rule (effective resident threshold minus its margin, gateway.access.confusable): a hit is
-shown as a warning naming the other person, and saving sets both people to two factors.
+"""Checking enrolment photos before anything is saved (the analysis half of `Enrolment`):
+decode, one face only, quality gate, liveness, embedding, and the confusable search against
+everyone else's templates with the door's own rule (effective resident threshold minus its
+margin, gateway.access.confusable): a hit is shown as a warning naming the other person, and
+saving sets both people to two factors.
 
-Each photo gets translated messages and the measured figures (face size, pose, sharpness,
-brightness, liveness) so staff can see why a photo is refused and take a better one.
+Each photo gets messages (through the adapter's `Translate`: message key and parameters) and the
+measured figures (face size, pose, sharpness, brightness, liveness) so staff can see why a photo
+is refused and take a better one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,9 +27,28 @@ from gateway.store.schema_people import Person
 from gateway.vision.analyser import FaceAnalyser
 from gateway.vision.decision import DecisionRule
 from gateway.vision.errors import ImageDecodeError
-from provisioning.enrol_session import PhotoResult
-from provisioning.i18n import Translator
-from provisioning.photo_limits import decode_upload
+from gateway.vision.image_io import DEFAULT_LIMITS, DecodeLimits, decode_image
+
+# A message key and its parameters -> the text staff read (the staff page's Translator).
+Translate = Callable[..., str]
+
+
+@dataclass
+class PhotoResult:
+    """One analysed photo: what the page shows and, when usable, the embedding to save."""
+
+    name: str
+    faces: int
+    usable: bool
+    messages: list[str]
+    measures: dict[str, str]
+    embedding: npt.NDArray[np.float32] | None = None
+    duplicate_of: str | None = None
+    duplicate_score: float | None = None
+    # Other residents this face is confusable with (person id -> best score): saving sets both
+    # to two factors.
+    confusable: dict[int, float] = field(default_factory=dict)
+    photo: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -59,11 +82,16 @@ def load_others(
 
 
 def analyse_photo(
-    pipeline: FaceAnalyser, name: str, data: bytes, others: Others, t: Translator
+    pipeline: FaceAnalyser,
+    name: str,
+    data: bytes,
+    others: Others,
+    t: Translate,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> PhotoResult:
     """One photo's verdict; `usable` only with exactly one face that passes every check."""
     try:
-        frame = decode_upload(data, name)
+        frame = decode_image(data, name=name, limits=limits)
     except ImageDecodeError:
         return PhotoResult(name, 0, False, [t("not_image")], {})
     faces = pipeline.analyse(frame, check_liveness=True)

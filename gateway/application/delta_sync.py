@@ -1,4 +1,5 @@
-"""The station's versioned deltas: shared checks, and the watch-list delta (people: people_sync).
+"""The station's versioned deltas: shared checks, and the watch-list delta (people: people_sync);
+`StationSync` (station_sync) is the command that applies them.
 
 A delta names the version it builds on (`from_version`, must equal the stored version) and the
 version it produces (`version`, must be greater). Every template carries its `model_id`; if any
@@ -22,6 +23,9 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.application.actor import Actor
+from gateway.application.refused import Refused
+from gateway.store.alerts_audit import append_audit
 from gateway.store.schema_people import Building, Door, Unit
 from gateway.store.store import Store
 from gateway.store.watchlist import (
@@ -34,12 +38,8 @@ from gateway.store.watchlist import (
 Progress = Callable[[int], None]
 
 
-class SyncRefused(ValueError):
-    """A delta that cannot be applied; `code` is the result's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class SyncRefused(Refused):
+    """A delta that cannot be applied; `code` is the station result's error code."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,24 @@ def delta_removes(args: dict[str, Any]) -> list[str]:
     return removes
 
 
+def audit_delta(session: Session, actor: Actor, outcome: SyncOutcome, at: datetime) -> None:
+    """The delta's audit row, in its own transaction."""
+    append_audit(
+        session,
+        actor=actor.name,
+        action=f"sync_{outcome.stream}",
+        target=f"version:{outcome.version} upserted:{outcome.upserted} removed:{outcome.removed}",
+        occurred_at=at,
+        source_address=actor.source_address,
+    )
+
+
 def apply_watchlist_delta(
-    store: Store, args: dict[str, Any], running_model: str, at: datetime
+    store: Store,
+    args: dict[str, Any],
+    running_model: str,
+    at: datetime,
+    actor: Actor | None = None,
 ) -> SyncOutcome:
     upserts, removes = delta_items(args, "upserts"), delta_removes(args)
     refuse_other_models(upserts, running_model, "vector")
@@ -128,7 +144,10 @@ def apply_watchlist_delta(
             )
         removed = sum(remove_watchlist_entry(session, external_id) for external_id in removes)
         advance_sync_version(session, "watchlist", version, at)
-    return SyncOutcome("watchlist", version, len(upserts), removed)
+        outcome = SyncOutcome("watchlist", version, len(upserts), removed)
+        if actor is not None:
+            audit_delta(session, actor, outcome, at)
+    return outcome
 
 
 def parse_time(value: object, what: str, optional: bool = False) -> datetime | None:
