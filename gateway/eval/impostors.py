@@ -19,8 +19,11 @@ already in it (the best such visit is found greedily, best image first).
 A track can pass from one person to the next. When `consistency` is below the highest impostor
 image score, frames of different people may agree and be fused, so the visits are also composed
 from ANY people's images other than the resident's (each template's `MIXED_POOL` best, greedily
-as above): the highest such mixed visit bounds tracks mixing strangers. A pack's fusion agreement
-is only as low as keeps it at or below the single-stranger visits.
+as above): the highest such mixed visit bounds tracks mixing strangers. The greedy search is not
+exhaustive (an early frame that agrees can block better ones), so it is repeated at the agreement
+and `MIXED_STEPS - 1` steps of `MIXED_STEP` above it (frames that agree at a higher value agree at
+the lower one too), keeping the highest. A pack's fusion agreement is only as low as keeps it at
+or below the single-stranger visits.
 
 The margin: split the people at random into two halves A and B; the zero point measured on A alone
 is compared with the highest impostor score of every comparison that involves B (people A never
@@ -42,6 +45,8 @@ from gateway.vision.embedder import Vector
 
 TOP_POOL = 20000  # impostor pairs kept (highest first) for the split-half resampling
 MIXED_POOL = 150  # per template: the best other people's images a mixed visit is composed from
+MIXED_STEP = 0.02  # mixed visits are searched at the agreement and at MIXED_STEPS - 1 steps above
+MIXED_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -292,8 +297,13 @@ def impostor_stats(
         # No two different people's images agree: a mixed visit is one stranger's visit.
         highest_mixed = highest_visit
     else:
-        mixed = mixed_visit_scores(matrix, codes, len(names), frames, agree, consistency)
-        highest_mixed = float(mixed.max()) if np.isfinite(mixed).any() else -1.0
+        # Frames agreeing at a higher value agree at this one too; the greedy search may miss a
+        # visit one of them finds, so the steps above the agreement are searched as well.
+        highest_mixed = highest_visit
+        for step in consistency + MIXED_STEP * np.arange(MIXED_STEPS):
+            mixed = mixed_visit_scores(matrix, codes, len(names), frames, agree, float(step))
+            if np.isfinite(mixed).any():
+                highest_mixed = max(highest_mixed, float(mixed.max()))
     return ImpostorStats(
         images=len(kept),
         identities=len(names),
