@@ -49,7 +49,9 @@ def check_confusable(args: argparse.Namespace) -> int:
     except (OSError, ValueError, StoreError) as error:
         print(f"cannot run the check: {error}")
         return 1
-    rule = rule_from_config(config.vision, resident, models.small_gallery_threshold)
+    rule = rule_from_config(
+        config.vision, resident, models.small_gallery_threshold, models.fusion_agreement
+    )
     try:
         report = check_residents(
             store,

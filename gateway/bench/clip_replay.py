@@ -72,7 +72,9 @@ def versus_previous(
     """Face -> decision p50/p95 per pipeline ("current", "previous"), passes alternating."""
     face_frame = first_face_offsets(clip, pipelines["current"].detect)
     resident, watch = effective_thresholds(models, config.vision)
-    rule = rule_from_config(config.vision, resident, models.small_gallery_threshold)
+    rule = rule_from_config(
+        config.vision, resident, models.small_gallery_threshold, models.fusion_agreement
+    )
     galleries = {name: enrolled_gallery(p, clip.enrol_dir) for name, p in pipelines.items()}
     samples: dict[str, list[float]] = {name: [] for name in pipelines}
     granted = {name: 0 for name in pipelines}

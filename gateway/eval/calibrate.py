@@ -13,6 +13,10 @@ frames that score at least the threshold t with each other, the analytic bound: 
 with s the per-image zero point and n the window. The bound falls as t rises, so the threshold
 found from the per-image zero point is raised once if the visits need it and then holds.
 
+A pack may fuse frames that agree at a lower `fusion_agreement` than its threshold (the manifest,
+or `--fusion-agreement`). Frames of different people may then agree, so the visits are measured
+at that agreement, mixed ones (any strangers' frames) included, and the bound uses it for t.
+
 The threshold does not rely on the margin rule or on the gallery size, so the small-gallery
 threshold equals it; the watch-list
 threshold (a hit alerts the police) meets the same bar: above every impostor of every set, with
@@ -104,6 +108,14 @@ class Recommendation:
     similarity_threshold: float
     small_gallery_threshold: float
     watchlist_threshold: float
+    fusion_agreement: float | None = None  # None: frames fuse when they agree at the threshold
+
+    @property
+    def agreement(self) -> float:
+        """The score frames need with each other to be fused."""
+        if self.fusion_agreement is None:
+            return self.similarity_threshold
+        return self.fusion_agreement
 
     @property
     def thresholds(self) -> tuple[float, float]:
@@ -167,27 +179,34 @@ def fused_bound(image_zero: float, threshold: float, frames: int) -> float:
     return image_zero * math.sqrt(frames / (1 + (frames - 1) * threshold))
 
 
-def visit_zero(stats: ImpostorStats, threshold: float, frames: int) -> float:
-    """The per-visit zero point of one set for a runtime fusing at `threshold`."""
-    return min(stats.highest_visit, fused_bound(stats.highest_image, threshold, frames))
+def visit_zero(stats: ImpostorStats, agreement: float, frames: int) -> float:
+    """The per-visit zero point of one set for a runtime fusing frames that agree at `agreement`
+    (measured at that agreement: one stranger's visits and mixed ones)."""
+    measured = max(stats.highest_visit, stats.highest_mixed_visit)
+    return min(measured, fused_bound(stats.highest_image, agreement, frames))
 
 
 def zero_points(
-    sets: list[tuple[DevSet, ImpostorStats]], threshold: float, frames: int
+    sets: list[tuple[DevSet, ImpostorStats]], agreement: float, frames: int
 ) -> tuple[float, str, str]:
-    """(highest zero point, its set, "image" or "visit") for a runtime fusing at `threshold`."""
+    """(highest zero point, its set, "image" or "visit") for a runtime fusing frames that agree
+    at `agreement`."""
     candidates = []
     for dev, stats in sets:
         candidates.append((stats.highest_image, dev.name, "image"))
-        candidates.append((visit_zero(stats, threshold, frames), dev.name, "visit"))
+        candidates.append((visit_zero(stats, agreement, frames), dev.name, "visit"))
     return max(candidates)
 
 
 def recommend(
-    sets: list[tuple[DevSet, ImpostorStats]], margin: float | None, fused_frames: int = 5
+    sets: list[tuple[DevSet, ImpostorStats]],
+    margin: float | None,
+    fused_frames: int = 5,
+    fusion_agreement: float | None = None,
 ) -> Recommendation:
     """Highest zero point (per image or per visit) + margin (see the module docstring);
-    `fused_frames` is the most frames the runtime fuses (the tracker window)."""
+    `fused_frames` is the most frames the runtime fuses (the tracker window), `fusion_agreement`
+    the score frames need with each other to be fused (None: the threshold itself)."""
     if margin is None:
         margin, source = estimate_margin(sets)
     else:
@@ -197,11 +216,14 @@ def recommend(
         threshold = round_up(zero + margin, 0.001)
         return threshold if threshold > zero else round(threshold + 0.001, 3)
 
+    def agreement(threshold: float) -> float:
+        return threshold if fusion_agreement is None else fusion_agreement
+
     image_zero = max(stats.highest_image for _, stats in sets)
     resident = above(image_zero)
-    zero, zero_set, kind = zero_points(sets, resident, fused_frames)
+    zero, zero_set, kind = zero_points(sets, agreement(resident), fused_frames)
     resident = max(resident, above(zero))  # the bound only falls as the threshold rises
-    zero, zero_set, kind = zero_points(sets, resident, fused_frames)
+    zero, zero_set, kind = zero_points(sets, agreement(resident), fused_frames)
     if above(zero) > resident:
         raise AssertionError("per-visit bound did not settle")  # cannot happen: see docstring
     return Recommendation(
@@ -213,6 +235,7 @@ def recommend(
         similarity_threshold=resident,
         small_gallery_threshold=resident,
         watchlist_threshold=resident,
+        fusion_agreement=fusion_agreement,
     )
 
 
@@ -222,10 +245,12 @@ def replay_set(
     embedded: EmbeddedImages,
     thresholds: tuple[float, float],
     visit_frames: int,
+    fusion_agreement: float | None = None,
 ) -> tuple[tuple[int, ReplayFigures], ...]:
     """Per image and per visit, for 1 and 3 templates, through the runtime's rule at the given
-    (resident, small-gallery) thresholds."""
-    rule = rule_from_config(context.config.vision, *thresholds)
+    (resident, small-gallery) thresholds and fusion agreement (None: the pack's)."""
+    agreement = context.models.fusion_agreement if fusion_agreement is None else fusion_agreement
+    rule = rule_from_config(context.config.vision, *thresholds, agreement)
     pipeline = context.pipeline
     results = []
     for templates in TEMPLATE_COUNTS:
@@ -249,8 +274,12 @@ def run_calibrate(
     visit_frames: int = 5,
     cache: Path | None = None,
     top: int = 10,
+    fusion_agreement: float | None = None,
 ) -> CalibrationReport:
-    """Embed every set, measure its impostors, recommend thresholds and replay them."""
+    """Embed every set, measure its impostors, recommend thresholds and replay them; frames fuse
+    when they agree at `fusion_agreement` (None: the pack's, else the threshold)."""
+    if fusion_agreement is None and not math.isnan(context.models.fusion_agreement):
+        fusion_agreement = context.models.fusion_agreement
     devs = [load_dev_set(name, faces) for name in set_names]
     paths = sorted({image.path for dev in devs for image in dev.images})
     embedded = embed_with_cache(context.pipeline, faces, paths, cache)
@@ -274,17 +303,28 @@ def run_calibrate(
 
     # Any threshold is at least the per-image zero point plus the margin; the runtime fuses only
     # frames agreeing at the threshold, so visits fused at that lowest threshold bound them all.
-    first = measure(2.0)  # images only: nothing fuses at 2
-    least_margin = estimate_margin(first)[0] if margin is None else margin
-    lowest = round_up(max(stats.highest_image for _, stats in first) + least_margin, 0.001)
-    measured = measure(lowest)
-    recommendation = recommend(measured, margin, context.config.vision.tracker.window)
+    if fusion_agreement is None:
+        first = measure(2.0)  # images only: nothing fuses at 2
+        least_margin = estimate_margin(first)[0] if margin is None else margin
+        lowest = round_up(max(stats.highest_image for _, stats in first) + least_margin, 0.001)
+        measured = measure(lowest)
+    else:
+        measured = measure(fusion_agreement)
+    window = context.config.vision.tracker.window
+    recommendation = recommend(measured, margin, window, fusion_agreement)
     sets = tuple(
         SetReport(
             dev,
             sum(image.path in embedded.failures for image in dev.images),
             stats,
-            replay_set(context, dev, embedded, recommendation.thresholds, visit_frames),
+            replay_set(
+                context,
+                dev,
+                embedded,
+                recommendation.thresholds,
+                visit_frames,
+                recommendation.agreement,
+            ),
         )
         for dev, stats in measured
     )
@@ -319,9 +359,10 @@ def format_calibrate(report: CalibrationReport) -> str:
         lines.extend(f"    {p.score:.4f}  {p.first}  vs  {p.second}" for p in stats.top_images)
         lines.append(
             f"  per visit: highest impostor {stats.highest_visit:.4f} over "
-            f"{stats.visit_comparisons:,} (stranger, resident) pairs; fusing only frames that "
-            f"agree at {rec.similarity_threshold:.3f}: at most "
-            f"{visit_zero(stats, rec.similarity_threshold, report.fused_frames):.4f}"
+            f"{stats.visit_comparisons:,} (stranger, resident) pairs; mixed strangers' visits "
+            f"{stats.highest_mixed_visit:.4f} against {stats.mixed_visit_comparisons:,} "
+            f"templates; fusing only frames that agree at {rec.agreement:.3f}: at most "
+            f"{visit_zero(stats, rec.agreement, report.fused_frames):.4f}"
         )
         lines.extend(
             f"    {p.score:.4f}  stranger {p.first} -> resident {p.second}"
@@ -347,7 +388,8 @@ def format_calibrate(report: CalibrationReport) -> str:
         f"({rec.margin_source})",
         f"recommended: similarity_threshold = {rec.similarity_threshold:.3f}, "
         f"small_gallery_threshold = {rec.small_gallery_threshold:.3f}, "
-        f"watchlist_threshold = {rec.watchlist_threshold:.3f}",
+        f"watchlist_threshold = {rec.watchlist_threshold:.3f}, "
+        f"fusion_agreement = {rec.agreement:.3f}",
         f"false grants at the recommended thresholds, all sets and replays: {report.false_grants}",
     ]
     return "\n".join(lines)

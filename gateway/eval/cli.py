@@ -101,6 +101,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         visit_frames=args.visit,
         cache=args.embeddings_cache,
         top=args.top,
+        fusion_agreement=args.fusion_agreement,
     )
     _emit(report.to_json(), format_calibrate(report), args.json)
     return 0
@@ -240,6 +241,13 @@ def register(subparsers: Any) -> None:
         type=float,
         default=None,
         help="margin above the zero point (default: estimated by split-half resampling)",
+    )
+    calibrate.add_argument(
+        "--fusion-agreement",
+        type=float,
+        default=None,
+        help="score frames need with each other to be fused into a visit (default: the pack's "
+        "fusion_agreement, else the threshold); visits mixing strangers are then measured too",
     )
     calibrate.add_argument(
         "--visit",

@@ -218,7 +218,10 @@ def replay_rule(context: EvalContext, value: float, source: str) -> DecisionRule
     configured threshold, else the given threshold with the configured margin and K of N."""
     vision = context.config.vision
     if source == "config":
-        return rule_from_config(vision, value, context.models.small_gallery_threshold)
+        models = context.models
+        return rule_from_config(
+            vision, value, models.small_gallery_threshold, models.fusion_agreement
+        )
     return DecisionRule(value, vision.match.min_margin, vision.tracker.window, vision.tracker.agree)
 
 

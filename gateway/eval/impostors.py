@@ -16,6 +16,15 @@ people. The runtime fuses only frames that score at least the threshold with eac
 `consistency` set, an image joins a visit only if it scores at least that with every better image
 already in it (the best such visit is found greedily, best image first).
 
+A track can pass from one person to the next. When `consistency` is below the highest impostor
+image score, frames of different people may agree and be fused, so the visits are also composed
+from ANY people's images other than the resident's (each template's `MIXED_POOL` best, greedily
+as above): the highest such mixed visit bounds tracks mixing strangers. The greedy search is not
+exhaustive (an early frame that agrees can block better ones), so it is repeated at the agreement
+and `MIXED_STEPS - 1` steps of `MIXED_STEP` above it (frames that agree at a higher value agree at
+the lower one too), keeping the highest. A pack's fusion agreement is only as low as keeps it at
+or below the single-stranger visits.
+
 The margin: split the people at random into two halves A and B; the zero point measured on A alone
 is compared with the highest impostor score of every comparison that involves B (people A never
 saw). The excess, over many splits, is how far the zero point of a set of this size moves on new
@@ -35,6 +44,9 @@ from gateway.eval.datasets import LabelledImage
 from gateway.vision.embedder import Vector
 
 TOP_POOL = 20000  # impostor pairs kept (highest first) for the split-half resampling
+MIXED_POOL = 150  # per template: the best other people's images a mixed visit is composed from
+MIXED_STEP = 0.02  # mixed visits are searched at the agreement and at MIXED_STEPS - 1 steps above
+MIXED_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ class ImpostorStats:
     visit_comparisons: int  # ordered (stranger, resident) pairs of different people
     highest_visit: float
     top_visits: tuple[ScorePair, ...]
+    mixed_visit_comparisons: int  # resident templates a mixed visit was composed against
+    highest_mixed_visit: float  # best visit of several strangers' frames agreeing with each other
     genuine_comparisons: int
     genuine_scores: npt.NDArray[np.float32]
     excess: npt.NDArray[np.float64]  # split-half excess per round (may be negative)
@@ -181,6 +195,30 @@ def visit_scores(
     return result
 
 
+def mixed_visit_scores(
+    matrix: npt.NDArray[np.float32],
+    codes: npt.NDArray[np.int64],
+    identities: int,
+    frames: int,
+    agree: int,
+    consistency: float,
+) -> npt.NDArray[np.float32]:
+    """Per resident: the best fused visit composed of any other people's images (see the module
+    docstring), fusing only images that score >= `consistency` with each other."""
+    result = np.full(identities, -np.inf, np.float32)
+    for code in range(identities):
+        templates = matrix[codes == code]
+        others = np.flatnonzero(codes != code)
+        if not templates.size or not others.size:
+            continue
+        scores = matrix[others] @ templates.T
+        best_rows = np.argsort(-scores, axis=0)[:MIXED_POOL]
+        pool = others[np.unique(best_rows.reshape(-1))]
+        per_template = fused_visit_scores(matrix[pool], templates, frames, agree, consistency)
+        result[code] = float(per_template.max())
+    return result
+
+
 def split_half_excess(
     pool_scores: npt.NDArray[np.float32],
     pool_rows: npt.NDArray[np.int64],
@@ -253,15 +291,30 @@ def impostor_stats(
     excess = split_half_excess(
         imp_scores[order], imp_rows[order], imp_cols[order], codes, len(names), rounds
     )
+    highest_visit = float(visits[finite].max()) if finite.any() else -1.0
+    highest_image = float(imp_scores.max()) if imp_scores.size else -1.0
+    if consistency > highest_image:
+        # No two different people's images agree: a mixed visit is one stranger's visit.
+        highest_mixed = highest_visit
+    else:
+        # Frames agreeing at a higher value agree at this one too; the greedy search may miss a
+        # visit one of them finds, so the steps above the agreement are searched as well.
+        highest_mixed = highest_visit
+        for step in consistency + MIXED_STEP * np.arange(MIXED_STEPS):
+            mixed = mixed_visit_scores(matrix, codes, len(names), frames, agree, float(step))
+            if np.isfinite(mixed).any():
+                highest_mixed = max(highest_mixed, float(mixed.max()))
     return ImpostorStats(
         images=len(kept),
         identities=len(names),
         image_comparisons=int(imp_scores.size),
-        highest_image=float(imp_scores.max()) if imp_scores.size else -1.0,
+        highest_image=highest_image,
         top_images=top_images,
         visit_comparisons=int(finite.sum()),
-        highest_visit=float(visits[finite].max()) if finite.any() else -1.0,
+        highest_visit=highest_visit,
         top_visits=top_visits,
+        mixed_visit_comparisons=len(kept),
+        highest_mixed_visit=highest_mixed,
         genuine_comparisons=int((~different).sum()),
         genuine_scores=scores[~different],
         excess=excess,

@@ -68,6 +68,9 @@ class Thresholds:
     # Stricter resident threshold while the gallery holds few other identities (the margin test
     # then has little to compare against); None = no separate value (the resident one applies).
     small_gallery_threshold: float | None = None
+    # Score two frames need with each other to be fused into one visit; None = the resident
+    # threshold. Calibrated so that visits of any strangers' frames agreeing at it gain nothing.
+    fusion_agreement: float | None = None
 
     @property
     def calibrated(self) -> bool:
@@ -297,6 +300,7 @@ def _thresholds(table: Mapping[str, Any], where: str) -> Thresholds:
         value("similarity_threshold"),
         value("watchlist_threshold"),
         value("small_gallery_threshold", required=False),
+        value("fusion_agreement", required=False),
     )
 
 

@@ -21,6 +21,7 @@ class LoadedRecognition:
     resident_threshold: float
     watch_threshold: float
     small_gallery_threshold: float = float("nan")
+    fusion_agreement: float = float("nan")
 
 
 RecognitionLoader = Callable[[GatewayConfig], LoadedRecognition]
@@ -29,4 +30,6 @@ RecognitionLoader = Callable[[GatewayConfig], LoadedRecognition]
 def load_onnx_recognition(config: GatewayConfig) -> LoadedRecognition:
     pipeline, models = load_pipeline(config)
     resident, watch = effective_thresholds(models, config.vision)
-    return LoadedRecognition(pipeline, resident, watch, models.small_gallery_threshold)
+    return LoadedRecognition(
+        pipeline, resident, watch, models.small_gallery_threshold, models.fusion_agreement
+    )

@@ -143,7 +143,10 @@ class AccessService:
         pipeline = self.pipeline = recognition.analyser
         residents, watchlist = self._load_galleries(store, pipeline)
         rule = rule_from_config(
-            config.vision, recognition.resident_threshold, recognition.small_gallery_threshold
+            config.vision,
+            recognition.resident_threshold,
+            recognition.small_gallery_threshold,
+            recognition.fusion_agreement,
         )
         self.recogniser = Recogniser(
             pipeline, residents, watchlist, rule, recognition.watch_threshold

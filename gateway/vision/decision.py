@@ -5,7 +5,8 @@ each frame and on all of them together. Each frame is searched on its own, and t
 one face among the last N (frames that recognise each other at the threshold) are fused into one
 embedding (their L2-normalised mean, `gateway.vision.visit_fusion`) and searched too. A grant needs
 one enrolled person (score >= threshold, margin >= min margin) named either by K live frames on
-their own or by the fused search of at least K live frames. No frame in the window may match a
+their own or by the fused search of at least K live frames (frames are fused only when they agree
+with each other at the rule's `agreement_threshold`). No frame in the window may match a
 *different* person (a conflict), and a frame that matches while failing liveness makes the track a
 suspected spoof, never a grant. One photo held up for K frames fuses to itself, so per image the
 rule is the single-image threshold; the calibration (`menwei eval calibrate`) puts the threshold
@@ -62,12 +63,25 @@ class DecisionRule:
     # stricter threshold applies until the gallery holds `small_gallery_identities` others.
     small_gallery_threshold: float = 0.0
     small_gallery_identities: int = 0
+    # Frames are fused only if they score at least this with each other (NaN: the resident
+    # threshold). A pack may calibrate a lower value: one below which no visit made of ANY
+    # strangers' frames that agree at it scores higher than one stranger's own visits do.
+    fusion_agreement: float = math.nan
 
     def __post_init__(self) -> None:
         if not 1 <= self.agree <= self.window:
             raise ValueError("need 1 <= agree <= window")
         if math.isnan(self.similarity_threshold):
             raise ValueError("similarity threshold is not calibrated")
+        if not math.isnan(self.fusion_agreement) and not -1.0 <= self.fusion_agreement <= 1.0:
+            raise ValueError("fusion agreement must be a cosine in [-1, 1] (or NaN: the threshold)")
+
+    @property
+    def agreement_threshold(self) -> float:
+        """The score two frames need with each other to be fused into one visit."""
+        if math.isnan(self.fusion_agreement):
+            return self.similarity_threshold
+        return self.fusion_agreement
 
     def threshold_for(self, competitors: int) -> float:
         """The resident threshold, or the stricter one while the gallery has few identities."""

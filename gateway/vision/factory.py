@@ -31,6 +31,7 @@ class PipelineModels:
     similarity_threshold: float
     watchlist_threshold: float
     small_gallery_threshold: float = float("nan")
+    fusion_agreement: float = float("nan")  # NaN: frames fuse when they agree at the threshold
 
 
 def build_pipeline(
@@ -112,6 +113,7 @@ def models_from_pack(resolved: ResolvedPack) -> PipelineModels:
         small_gallery_threshold=_calibrated(
             thresholds.small_gallery_threshold if thresholds else None
         ),
+        fusion_agreement=_calibrated(thresholds.fusion_agreement if thresholds else None),
     )
 
 

@@ -36,9 +36,13 @@ class FaceResult:
 
 
 def rule_from_config(
-    config: VisionConfig, similarity_threshold: float, small_gallery_threshold: float = 0.0
+    config: VisionConfig,
+    similarity_threshold: float,
+    small_gallery_threshold: float = 0.0,
+    fusion_agreement: float = math.nan,
 ) -> DecisionRule:
-    """The decision rule; a NaN small-gallery threshold means "none" (the resident one applies)."""
+    """The decision rule; a NaN small-gallery threshold means "none" (the resident one applies),
+    a NaN fusion agreement fuses frames that agree at the resident threshold."""
     small = 0.0 if math.isnan(small_gallery_threshold) else small_gallery_threshold
     return DecisionRule(
         similarity_threshold=similarity_threshold,
@@ -47,6 +51,7 @@ def rule_from_config(
         agree=config.tracker.agree,
         small_gallery_threshold=small,
         small_gallery_identities=config.match.small_gallery_identities if small else 0,
+        fusion_agreement=fusion_agreement,
     )
 
 
@@ -130,7 +135,7 @@ def judge_track(track: Track, rule: DecisionRule, search: Search) -> tuple[Decis
     tracks through this same function. A track grants once; a later grant to someone else is a
     conflict.
     """
-    fused = fused_evidence(track.history, rule.window, search, rule.similarity_threshold)
+    fused = fused_evidence(track.history, rule.window, search, rule.agreement_threshold)
     decision = decide(track.history, rule, fused)
     newly_granted = False
     if decision.verdict is Verdict.GRANT:

@@ -9,9 +9,12 @@ liveness adds nothing).
 Only frames of one face are fused. Normalising a mean lifts it: two *different* strangers scoring
 0.5 each against a resident would fuse to about 0.67. A tracker can hand one track from a person to
 the next who steps into the same place, so the fused frames are the newest live frame and every
-earlier one that scores at least `consistency` (the resident threshold) against each frame already
-chosen: frames that would recognise each other at the door's own threshold, which no two
-different people of the development sets do. The runtime (`gateway.vision.recogniser.judge_track`)
+earlier one that scores at least `consistency` (the rule's agreement threshold) against each frame
+already chosen. By default that is the resident threshold; a pack may calibrate a lower agreement
+(`fusion_agreement` in the manifest): the highest fused visit made of ANY strangers' frames that
+agree at it, none of them the resident, stays at or below one stranger's own best visit
+(`menwei eval calibrate`, `gateway.eval.impostors`), so tracks mixing people lift nothing.
+The runtime (`gateway.vision.recogniser.judge_track`)
 and every eval replay use this one function.
 """
 

@@ -165,3 +165,24 @@ def test_a_label_error_moves_only_the_mislabelled_images() -> None:
     ]
     assert len(applied) == 2 and all(a.image and a.evidence for a in applied)
     assert "Nora_Bendijo_0002.jpg (Nora_Bendijo) is Flor_Montulo" in applied[1].describe()
+
+
+def test_visits_mixing_strangers_are_measured_below_the_image_zero_point() -> None:
+    # Strangers a and b (one photo each) at 0.606 against resident r, 0.47 against each other:
+    # fused, 0.707. Each alone can only hold up their photo (0.606).
+    vectors = {"a/1": _unit(1, 0.6, 0), "b/1": _unit(1, -0.6, 0), "r/1": _unit(1, 0, 1)}
+    images = tuple(LabelledImage(path, path[0]) for path in vectors)
+    loose = impostor_stats(images, vectors, frames=5, agree=3, rounds=0, consistency=0.4)
+    assert loose.highest_image == pytest.approx(0.6063, abs=1e-3)
+    assert loose.highest_visit == pytest.approx(0.6063, abs=1e-3)
+    assert loose.highest_mixed_visit == pytest.approx(0.7071, abs=1e-3)
+    # At 0.5, a and b no longer fuse (b and r still agree at 0.606: against a they reach 0.618).
+    apart = impostor_stats(images, vectors, frames=5, agree=3, rounds=0, consistency=0.5)
+    assert apart.highest_mixed_visit == pytest.approx(0.6177, abs=1e-3)
+    # The recommendation sits above the mixed visits measured at the agreement the door uses.
+    dev = DevSet("mixed", images)
+    low = recommend([(dev, loose)], margin=0.02, fusion_agreement=0.4)
+    assert low.zero_kind == "visit" and low.similarity_threshold >= 0.7071 + 0.02
+    high = recommend([(dev, apart)], margin=0.02, fusion_agreement=0.5)
+    assert high.agreement == 0.5
+    assert 0.6177 + 0.02 <= high.similarity_threshold < low.similarity_threshold

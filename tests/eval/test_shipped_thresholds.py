@@ -5,13 +5,15 @@ gateway/models/manifest.toml):
 - every shipped pack: no impostor comparison, per image or per visit, reaches its calibrated
   thresholds, and the runtime's rule replayed per image and per visit grants no one falsely;
 - mobilefacenet, 3 templates, per visit: issue 10 asks at most 5% of East-Asian residents turned
-  away; at the threshold that keeps strangers out with the margin, 25 of 105 visits (23.8%) are
+  away; at the threshold that keeps strangers out with the margin (frames fused when they agree
+  at the pack's fusion agreement), 20 of 105 visits (19.0%) are
   (gateway/models/manifest.toml). The target is not met; this test keeps the measured level from
   getting worse and the default pack far behind it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -28,7 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
 SHIPPED_PACKS = ("default", "mobilefacenet")
 VISIT_FRAMES = 5
-RESIDENTS_MISSED_MAX = 0.24  # measured 25/105 = 0.238 (issue 10's target: 0.05, not met)
+RESIDENTS_MISSED_MAX = 0.20  # measured 20/105 = 0.190 (issue 10's target: 0.05, not met)
 
 
 @pytest.mark.parametrize("pack", SHIPPED_PACKS)
@@ -42,17 +44,21 @@ def test_no_impostor_reaches_the_calibrated_thresholds(
     resident, watchlist = effective_thresholds(context.models, context.config.vision)
     small = context.models.small_gallery_threshold
     lowest = min(resident, watchlist, small)
+    # Frames fuse when they agree at the pack's fusion agreement (else at the threshold).
+    fusion = context.models.fusion_agreement
+    agreement = lowest if math.isnan(fusion) else fusion
     agree = context.config.vision.tracker.agree
     window = context.config.vision.tracker.window
     vectors = dev_embeddings(pack).vectors
     for name, dev in dev_sets.items():
         stats = impostor_stats(
-            dev.images, vectors, frames=VISIT_FRAMES, agree=agree, rounds=0, consistency=lowest
+            dev.images, vectors, frames=VISIT_FRAMES, agree=agree, rounds=0, consistency=agreement
         )
         assert stats.image_comparisons >= 6000, name  # the zero stands on thousands of pairs
         assert stats.highest_image < lowest, (name, stats.top_images[:3])
-        # Per visit: the best fused visit, or the bound for frames that agree at the threshold.
-        assert visit_zero(stats, lowest, window) < lowest, (name, stats.top_visits[:3])
+        # Per visit: the best fused visit (one stranger's, or several strangers' frames that agree
+        # with each other), or the bound for frames that agree at the fusion agreement.
+        assert visit_zero(stats, agreement, window) < lowest, (name, stats.top_visits[:3])
 
 
 @pytest.mark.parametrize("pack", SHIPPED_PACKS)

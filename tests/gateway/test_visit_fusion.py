@@ -111,3 +111,46 @@ def test_a_frame_matching_someone_else_stops_the_grant(gallery: Gallery) -> None
 def test_frames_failing_liveness_never_grant(gallery: Gallery) -> None:
     verdicts = _visit(gallery, [(_unit(1), False)] * 5)
     assert Verdict.GRANT not in verdicts and verdicts[-1] is Verdict.SPOOF_SUSPECTED
+
+
+def test_the_fusion_agreement_defaults_to_the_threshold_and_is_a_cosine() -> None:
+    assert RULE.agreement_threshold == RULE.similarity_threshold
+    lower = DecisionRule(0.9, 0.02, 5, 3, fusion_agreement=0.5)
+    assert lower.agreement_threshold == 0.5
+    with pytest.raises(ValueError, match="fusion agreement"):
+        DecisionRule(0.9, 0.02, 5, 3, fusion_agreement=1.5)
+
+
+def _two_strangers() -> tuple[np.ndarray, np.ndarray]:
+    """Two strangers' faces at 0.857 against alice each, 0.47 against each other: their mean is
+    alice's template itself (1.0)."""
+    return _unit(1, 0.6), _unit(1, -0.6)
+
+
+def test_strangers_frames_below_the_fusion_agreement_are_never_fused(gallery: Gallery) -> None:
+    first, second = _two_strangers()
+    assert float(first @ second) == pytest.approx(0.4706, abs=1e-3)
+    alternating = [(first, True), (second, True)] * 3
+    # An agreement below the threshold (0.5 < 0.9) still keeps these two faces apart.
+    rule = DecisionRule(0.9, 0.02, 5, 3, fusion_agreement=0.5)
+    track = Track(1, (0.0, 0.0, 0.0, 0.0), 0, 0, history=deque(maxlen=rule.window))
+    for vector, live in alternating:
+        track.history.append(_frame(gallery, vector, live))
+        decision, _ = judge_track(track, rule, gallery.search)
+        assert decision.verdict is not Verdict.GRANT
+    fused = fused_evidence(track.history, rule.window, gallery.search, rule.agreement_threshold)
+    assert fused is not None and fused.frames == 3  # the newest face's three frames
+    assert fused.score == pytest.approx(0.857, abs=1e-3)
+
+
+def test_an_agreement_too_low_would_fuse_two_strangers_into_a_resident(gallery: Gallery) -> None:
+    # Why the agreement is calibrated (mixed strangers' visits, gateway.eval.impostors): at 0.4
+    # these two faces agree, and their fused frames are alice.
+    first, second = _two_strangers()
+    rule = DecisionRule(0.9, 0.02, 5, 3, fusion_agreement=0.4)
+    track = Track(1, (0.0, 0.0, 0.0, 0.0), 0, 0, history=deque(maxlen=rule.window))
+    verdicts = []
+    for vector in (first, second, first):
+        track.history.append(_frame(gallery, vector, True))
+        verdicts.append(judge_track(track, rule, gallery.search)[0].verdict)
+    assert verdicts[-1] is Verdict.GRANT

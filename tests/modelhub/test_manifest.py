@@ -75,6 +75,8 @@ def test_embedder_thresholds_are_calibrated_or_fail_closed() -> None:
         assert thresholds.small_gallery_threshold is not None
         assert thresholds.watchlist_threshold >= resident
         assert thresholds.small_gallery_threshold >= resident
+        if thresholds.fusion_agreement is not None:  # frames fuse below the threshold
+            assert -1.0 <= thresholds.fusion_agreement < resident
 
 
 def test_converted_embedder_names_its_npm_source() -> None:
@@ -147,3 +149,12 @@ def test_malformed_manifest_is_refused_by_key(
 ) -> None:
     with pytest.raises(ManifestError, match=message):
         load_manifest(_broken(tmp_path, old, new))
+
+
+def test_fusion_agreement_is_read_where_calibrated_and_absent_elsewhere() -> None:
+    """mobilefacenet fuses frames agreeing at its calibrated 0.55; the default pack's embedder sets
+    none, so its frames fuse at its threshold (gateway.vision.decision)."""
+    fused = MANIFEST.model("mobilefacenet_faceplugin").thresholds
+    assert fused is not None and fused.fusion_agreement == pytest.approx(0.55)
+    default = MANIFEST.model("faceapi_face_recognition").thresholds
+    assert default is not None and default.fusion_agreement is None
