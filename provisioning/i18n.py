@@ -5,6 +5,8 @@ A missing key shows the key itself (never an empty label); tests check every key
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
 
 LANGUAGES = ("zh", "en")
@@ -330,18 +332,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
 class Translator:
     """Callable `t(key, **values)` for one language."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(
+        self, language: str, messages: Mapping[str, tuple[str, str]] | None = None
+    ) -> None:
         self.language = language if language in LANGUAGES else "en"
+        self.messages = MESSAGES if messages is None else messages
 
     @property
     def other(self) -> str:
         return "en" if self.language == "zh" else "zh"
 
     def known(self, key: str) -> bool:
-        return key in MESSAGES
+        return key in self.messages
 
     def __call__(self, key: str, **values: object) -> str:
-        pair = MESSAGES.get(key)
+        pair = self.messages.get(key)
         if pair is None:
             return key
         text = pair[1] if self.language == "zh" else pair[0]

@@ -13,13 +13,13 @@ from fastapi import HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from provisioning.i18n import pick_language
+from provisioning.i18n import Translator, pick_language
 from station_console.command_sender import CommandSender
 from station_console.config import ConsoleConfig
 from station_console.db import Database
 from station_console.live import LiveFeed
 from station_console.web.auth import Authenticator, Principal
-from station_console.web.i18n import Texts
+from station_console.web.i18n import console_texts
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "sc_session"
@@ -80,8 +80,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def texts(request: Request) -> Texts:
-    return Texts(pick_language(request.cookies.get("lang"), request))
+def texts(request: Request) -> Translator:
+    return console_texts(pick_language(request.cookies.get("lang"), request))
 
 
 def check_csrf(principal: Principal, submitted: str | None, request: Request) -> None:

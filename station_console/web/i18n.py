@@ -3,6 +3,8 @@ browser (provisioning's `pick_language`). A missing key shows the key itself."""
 
 from __future__ import annotations
 
+from provisioning.i18n import Translator
+
 MESSAGES: dict[str, tuple[str, str]] = {
     "app_title": ("Station console", "派出所门禁指挥台"),
     "nav_board": ("Alert board", "告警看板"),
@@ -104,17 +106,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-class Texts:
-    def __init__(self, language: str) -> None:
-        self.language = language
-
-    def __call__(self, key: str, **values: object) -> str:
-        pair = MESSAGES.get(key)
-        if pair is None:
-            return key
-        text = pair[1] if self.language == "zh" else pair[0]
-        return text.format(**values) if values else text
-
-    @property
-    def other(self) -> str:
-        return "en" if self.language == "zh" else "zh"
+def console_texts(language: str) -> Translator:
+    """The staff page's translator over the console's own messages."""
+    return Translator(language, MESSAGES)
