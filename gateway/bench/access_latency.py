@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from gateway.bench.scratch import scratch_store
 from gateway.config import parse_config
 from gateway.eval.context import default_faces_dir
 from gateway.vision.image_io import read_image
@@ -96,14 +96,8 @@ def measure_grant_latency(
     camera = workdir / "camera"
     camera.mkdir()
     _camera_folder(frames[1:], passes, camera)
-    key = workdir / "template.key"
-    key.write_text(secrets.token_hex(32))
     data: dict[str, Any] = {
-        "store": {
-            "url": f"sqlite:///{workdir / 'bench.db'}",
-            "key_file": str(key),
-            "backup_dir": str(workdir / "backups"),
-        },
+        "store": scratch_store(workdir),
         "camera": {"source": str(camera), "kind": "folder", "paced": True, "folder_fps": fps},
     }
     if models is not None:

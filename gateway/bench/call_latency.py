@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import queue
-import secrets
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ import cv2
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.bench.scratch import scratch_store
 from gateway.bench.stats import percentiles
 from gateway.config import GatewayConfig, parse_config
 from gateway.station.keys import public_key_b64
@@ -62,14 +62,9 @@ def _config(
     camera.mkdir()
     cv2.imwrite(str(camera / "door.jpg"), np.full((480, 640, 3), 90, np.uint8))
     (workdir / "gw.password").write_text(USERS[GATEWAY])
-    (workdir / "template.key").write_text(secrets.token_hex(32))
     data: dict[str, Any] = {
         "site": {"id": SITE, "gateway_id": GATEWAY},
-        "store": {
-            "url": f"sqlite:///{workdir / 'bench.db'}",
-            "key_file": str(workdir / "template.key"),
-            "backup_dir": str(workdir / "backups"),
-        },
+        "store": scratch_store(workdir),
         "camera": {"source": str(camera), "kind": "folder", "paced": True, "loop": True},
         "door": {"backend": "sim"},
         "access": {

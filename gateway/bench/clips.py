@@ -16,7 +16,6 @@ demo's generated clip (needs no shared data).
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import threading
 import time
@@ -30,6 +29,7 @@ import cv2
 import numpy as np
 
 from firmware_bridge.io import DoorIO
+from gateway.bench.scratch import scratch_store
 from gateway.config import GatewayConfig, parse_config
 from gateway.vision.image_io import BGRImage, read_image
 
@@ -186,15 +186,9 @@ def first_face_offsets(clip: Clip, detect: Callable[[BGRImage], list[Any]]) -> i
 
 def service_config(clip: Clip, camera: Path, workdir: Path, base: Mapping[str, Any]) -> Any:
     workdir.mkdir(parents=True, exist_ok=True)
-    key = workdir / "template.key"
-    key.write_text(secrets.token_hex(32))
     data: dict[str, Any] = {
         **base,
-        "store": {
-            "url": f"sqlite:///{workdir / 'bench.db'}",
-            "key_file": str(key),
-            "backup_dir": str(workdir / "backups"),
-        },
+        "store": scratch_store(workdir),
         "camera": {"source": str(camera), "kind": "folder", "paced": True, "folder_fps": clip.fps},
         "provisioning": {"enabled": False},
     }

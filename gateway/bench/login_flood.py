@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from typing import IO, Any
 import numpy as np
 
 from gateway.access.policy import AccessDecision
+from gateway.bench.scratch import scratch_store
 from gateway.config import GatewayConfig, parse_config
 from gateway.runtime.adapters import StaffPageStarter
 from gateway.store.base import Method
@@ -159,14 +159,8 @@ def _bench_config(workdir: Path, models: Path | None) -> GatewayConfig:
     camera = workdir / "camera"
     camera.mkdir()
     cv2.imwrite(str(camera / "empty.png"), np.full((480, 640, 3), 90, np.uint8))
-    key = workdir / "template.key"
-    key.write_text(secrets.token_hex(32))
     data: dict[str, Any] = {
-        "store": {
-            "url": f"sqlite:///{workdir / 'bench.db'}",
-            "key_file": str(key),
-            "backup_dir": str(workdir / "backups"),
-        },
+        "store": scratch_store(workdir),
         "camera": {"source": str(camera), "kind": "folder", "paced": True, "loop": True},
         "door": {"backend": "sim"},
     }
