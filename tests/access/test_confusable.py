@@ -25,9 +25,10 @@ from gateway.store.gallery_load import GalleryRow
 from gateway.store.people import add_person
 from gateway.store.schema_events import AuditEntry
 from gateway.store.schema_people import Person
-from gateway.store.store import Store, open_store
+from gateway.store.store import Store
 from gateway.vision.decision import DecisionRule
-from tests.store.conftest import T0, World, build_world, store_config
+from tests.sqlite_store import sqlite_store_in
+from tests.store.conftest import T0, World, build_world
 
 MODEL, DIM = "synthetic-8d", 8
 RULE = DecisionRule(
@@ -87,15 +88,8 @@ def test_pairs_match_a_brute_force_reference() -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    from gateway.store.crypto import generate_key_file
-
-    key = tmp_path / "template.key"
-    generate_key_file(key)
-    opened = open_store(store_config(f"sqlite:///{tmp_path / 'menwei.db'}", key, tmp_path))
-    try:
+    with sqlite_store_in(tmp_path) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def _enrol(store: Store, world: World, name: str, vectors: list[np.ndarray], card: int) -> int:

@@ -22,7 +22,8 @@ from gateway.store.credentials import add_card, set_pin, set_two_factor
 from gateway.store.people import add_person
 from gateway.store.store import Store, open_store
 from tests.access.door_rig import door_rig
-from tests.store.conftest import T0, World, build_world, store_config
+from tests.sqlite_store import sqlite_store_in
+from tests.store.conftest import T0, World, build_world
 
 REAL_CARD = (12, 3456)
 PIN = "482913"
@@ -30,15 +31,8 @@ PIN = "482913"
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    from gateway.store.crypto import generate_key_file
-
-    key = tmp_path / "template.key"
-    generate_key_file(key)
-    opened = open_store(store_config(f"sqlite:///{tmp_path / 'menwei.db'}", key, tmp_path))
-    try:
+    with sqlite_store_in(tmp_path) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

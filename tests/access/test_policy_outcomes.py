@@ -14,16 +14,15 @@ from sqlalchemy import select
 
 from gateway.access.policy import AccessDecision, AccessPolicy
 from gateway.access.requester import Requester
-from gateway.config.store import StoreConfig
 from gateway.store.base import Method, Role
 from gateway.store.credentials import set_pin, set_two_factor
-from gateway.store.crypto import generate_key_file
 from gateway.store.erasure import erase_person
 from gateway.store.people import add_person
 from gateway.store.places import door_site
 from gateway.store.schema_events import AccessEvent
-from gateway.store.store import Store, open_store
+from gateway.store.store import Store
 from gateway.store.visitor_codes import issue_visitor_code
+from tests.sqlite_store import sqlite_store_in
 from tests.store.conftest import T0, World, build_world
 
 PIN = "482913"
@@ -32,19 +31,8 @@ OWNER_CARD = (12, 34567)  # build_world gives the owner this card
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    key = tmp_path / "template.key"
-    generate_key_file(key)
-    config = StoreConfig(
-        url=f"sqlite:///{tmp_path / 'menwei.db'}",
-        key_file=key,
-        backup_dir=tmp_path / "b",
-        busy_timeout_ms=100,
-    )
-    opened = open_store(config)
-    try:
+    with sqlite_store_in(tmp_path, busy_timeout_ms=100) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

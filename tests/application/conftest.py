@@ -7,21 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store.store import Store, open_store
-from tests.store.conftest import World, build_world, store_config
+from gateway.store.store import Store
+from tests.sqlite_store import sqlite_store_in
+from tests.store.conftest import World, build_world
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    from gateway.store.crypto import generate_key_file
-
-    key = tmp_path / "template.key"
-    generate_key_file(key)
-    opened = open_store(store_config(f"sqlite:///{tmp_path / 'menwei.db'}", key, tmp_path))
-    try:
+    with sqlite_store_in(tmp_path) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

@@ -11,18 +11,17 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.config.ops import RetentionConfig
-from gateway.config.store import StoreConfig
 from gateway.ops.retention import DiskGuard, RetentionJob, run_retention
 from gateway.store.alerts_audit import append_audit, raise_alert
 from gateway.store.base import Method, Role, Severity, Verdict
-from gateway.store.crypto import generate_key_file
 from gateway.store.events import mark_delivered, record_access_event
 from gateway.store.people import add_person
 from gateway.store.places import add_building, add_door, add_site, add_unit
 from gateway.store.schema_credentials import VisitorCode, VisitorCodeDoor
 from gateway.store.schema_events import AccessEvent, Alert, AuditEntry, OutboxMessage
-from gateway.store.store import Store, open_store
+from gateway.store.store import Store
 from gateway.store.visitor_codes import issue_visitor_code, revoke_visitor_code
+from tests.sqlite_store import sqlite_store_in
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 JPEG = b"\xff\xd8\xff\xe0" + b"face" * 64
@@ -39,14 +38,8 @@ class Place:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    key = tmp_path / "template.key"
-    generate_key_file(key)
-    config = StoreConfig(
-        url=f"sqlite:///{tmp_path / 'menwei.db'}", key_file=key, backup_dir=tmp_path / "backups"
-    )
-    opened = open_store(config, environ={})
-    yield opened
-    opened.close()
+    with sqlite_store_in(tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -11,21 +11,15 @@ from pathlib import Path
 import pytest
 
 from gateway.config.ops import OpsConfig, WatchdogConfig
-from gateway.config.store import StoreConfig
 from gateway.ops.service_hooks import service_liveness, start_ops
-from gateway.store.crypto import generate_key_file
-from gateway.store.store import Store, open_store
+from gateway.store.store import Store
+from tests.sqlite_store import sqlite_store_in
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    key = tmp_path / "template.key"
-    generate_key_file(key)
-    opened = open_store(
-        StoreConfig(url=f"sqlite:///{tmp_path / 'menwei.db'}", key_file=key), environ={}
-    )
-    yield opened
-    opened.close()
+    with sqlite_store_in(tmp_path) as opened:
+        yield opened
 
 
 def test_start_ops_notifies_pings_serves_and_stops(store: Store, tmp_path: Path) -> None:
