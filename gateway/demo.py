@@ -13,7 +13,6 @@ clip and the enrolment photos that go with it.
 from __future__ import annotations
 
 import argparse
-import secrets
 import shutil
 import threading
 import time
@@ -29,6 +28,7 @@ from gateway.eval.context import default_faces_dir
 from gateway.modelhub import load_manifest
 from gateway.modelhub.fetch import fetch_pack, mirror_folder
 from gateway.runtime.adapters import StaffPageStarter, no_staff_page
+from gateway.store.crypto import generate_key_file
 
 if TYPE_CHECKING:
     from gateway.application.enrol_photos import PhotoResult
@@ -100,8 +100,7 @@ def demo_config(args: argparse.Namespace) -> GatewayConfig:
             shutil.rmtree(DEMO_DIR)
         DEMO_DIR.mkdir(parents=True)
         key = DEMO_DIR / "template.key"
-        key.write_text(secrets.token_hex(32))
-        key.chmod(0o600)
+        generate_key_file(key)  # owner-only from the first byte, as `menwei keys` makes it
         config.store.url = f"sqlite:///{DEMO_DIR / 'menwei.db'}"
         config.store.key_file = key
         config.store.backup_dir = DEMO_DIR / "backups"

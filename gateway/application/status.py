@@ -37,7 +37,7 @@ class GalleryCounts:
     residents: int
     templates: int
     watchlist: int
-    refused_other_model: int
+    refused: int  # templates not loaded: another model, invalid, wrong size or undecryptable
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,9 @@ class StatusQuery:
         detail = (
             "" if counts is None else f"{counts.residents} people, {counts.templates} templates"
         )
-        if counts is not None and counts.refused_other_model:
+        if counts is not None and counts.refused:
             ok = False
-            detail += f", {counts.refused_other_model} from another model (re-enrol)"
+            detail += f", {counts.refused} not loaded (another model or damaged: re-enrol)"
         return HealthCheck("models", ok and self._alive(), detail)
 
 

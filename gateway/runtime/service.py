@@ -308,14 +308,21 @@ class AccessService:
         fill_gallery(residents, load)
         for external_id, _category, vector in watch.rows:
             watchlist.add_or_refuse(external_id, vector, model_id)
-        refused = load.refused_other_model + sum(watch.refused_by_model.values())
-        refused += residents.refused.total() + watchlist.refused.total()
+        other_model = load.refused_other_model + sum(watch.refused_by_model.values())
+        invalid = residents.refused.total() + watchlist.refused.total()
+        unreadable = len(load.unreadable_template_ids) + len(watch.unreadable_external_ids)
+        refused = other_model + invalid + load.wrong_dimension + unreadable
         if refused:
             LOG.error(
-                "%d templates were made by another model than %s or are invalid and are NOT "
-                "loaded: re-enrol those people",
+                "%d templates are NOT loaded (made by another model than %s: %d; invalid vectors: "
+                "%d; wrong dimension: %d; failed decryption: %d, ids %s): re-enrol those people",
                 refused,
                 model_id,
+                other_model,
+                invalid,
+                load.wrong_dimension,
+                unreadable,
+                load.unreadable_template_ids[:20],
             )
         self.gallery_counts = GalleryCounts(
             len(residents.identities), len(residents), len(watchlist), refused

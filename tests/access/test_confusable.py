@@ -31,6 +31,7 @@ from tests.sqlite_store import sqlite_store_in
 from tests.store.conftest import T0, World, build_world
 
 MODEL, DIM = "synthetic-8d", 8
+OTHER_MODEL = "synthetic-8d-v2"
 RULE = DecisionRule(
     similarity_threshold=0.90,
     min_margin=0.02,
@@ -143,6 +144,36 @@ def test_check_sets_both_people_of_a_pair_to_two_factors_and_audits(store: Store
         only_if_due=True,
     )
     assert rerun is not None and rerun.pairs == [] and rerun.newly_two_factor == []
+
+
+def test_the_start_up_check_runs_again_after_a_model_change(store: Store) -> None:
+    """Same threshold, another model: the twins' templates of the new model are checked anew (a
+    new embedder may put two people closer than the old one did)."""
+    world = build_world(store)
+    base = unit(11)
+    first = _enrol(store, world, "one", [unit(12)], 201)
+    second = _enrol(store, world, "two", [unit(13)], 202)
+    done = check_residents(store, model_id=MODEL, dimension=DIM, rule=RULE, at=T0, trigger="t")
+    assert done is not None and done.pairs == []
+    with store.sessions.writing() as session:  # re-enrolled under the new model: now alike
+        store_face_template(session, store.cipher, first, base, OTHER_MODEL)
+        store_face_template(session, store.cipher, second, near(base, 0.97, 6), OTHER_MODEL)
+    same_model = check_residents(
+        store, model_id=MODEL, dimension=DIM, rule=RULE, at=T0, trigger="start-up", only_if_due=True
+    )
+    assert same_model is None  # nothing changed for the old model
+    new_model = check_residents(
+        store,
+        model_id=OTHER_MODEL,
+        dimension=DIM,
+        rule=RULE,
+        at=T0,
+        trigger="start-up",
+        only_if_due=True,
+    )
+    assert new_model is not None
+    assert [(p.first, p.second) for p in new_model.pairs] == [(first, second)]
+    assert sorted(new_model.newly_two_factor) == [first, second]
 
 
 def test_pair_ordering_is_by_score() -> None:

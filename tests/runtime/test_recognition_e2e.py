@@ -256,7 +256,7 @@ def test_bad_templates_are_refused_logged_counted_and_never_grant(
     with caplog.at_level(logging.ERROR):
         running = run_service(config)
     counts = running.service.gallery_counts
-    assert counts is not None and counts.templates == 0 and counts.refused_other_model == 2
+    assert counts is not None and counts.templates == 0 and counts.refused == 2
     assert "all zeros" in caplog.text and "another model" in caplog.text
     assert running.wait_for(running.camera_done)
     running.wait_for(lambda: False, timeout=1)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from firmware_bridge.backends.sim import SimDoorIO
 from gateway.access.policy import AccessDecision
@@ -23,11 +24,13 @@ from gateway.config.model import VisionConfig
 from gateway.runtime.bootstrap import ensure_door
 from gateway.runtime.recognition import LoadedRecognition
 from gateway.runtime.service import AccessService
+from gateway.runtime.station_wiring import after_people_sync
 from gateway.store.base import Method, Role
 from gateway.store.credentials import add_card, record_consent, store_face_template
 from gateway.store.people import add_person
 from gateway.store.places import add_unit
-from gateway.store.schema_people import Door
+from gateway.store.schema_credentials import FaceTemplate
+from gateway.store.schema_people import Door, Person
 from gateway.store.store import open_store
 from gateway.vision.detector import Detection
 from gateway.vision.image_io import BGRImage
@@ -163,3 +166,67 @@ def test_a_stranger_face_opens_nothing_and_a_station_open_does(
     assert opened.opened
     assert running.wait_for(running.released)
     assert app.status().door_state in ("unlocked", "open", "locked")
+
+
+def test_people_synced_from_the_station_get_the_confusable_check(
+    gateway: tuple[Gateway, int],
+) -> None:
+    """Twins arriving by a people delta (written straight to the store, as the sync does) are set
+    to face + card/PIN by the hook the station link calls after every people delta."""
+    running, resident_id = gateway
+    app = running.service.application
+    with app.store.sessions.writing() as session:
+        door = session.get(Door, app.door_id)
+        assert door is not None
+        unit = add_unit(session, door.building_id, "2", "201")
+        now = datetime.now(UTC)
+        twin = add_person(
+            session,
+            external_id="R-2",
+            display_name="twin",
+            role=Role.OWNER,
+            unit_id=unit.id,
+            valid_from=now - timedelta(days=1),
+        )
+        add_card(session, twin.id, 12, 3457)
+        record_consent(session, twin.id, taken_by="t", text_version="v1", taken_at=now)
+        store_face_template(session, app.store.cipher, twin.id, RESIDENT, MODEL)
+        twin_id = twin.id
+    after_people_sync(app)
+    with app.store.sessions.reading() as session:
+        flags = {
+            p.id: (p.two_factor, p.two_factor_source)
+            for p in session.scalars(select(Person).where(Person.id.in_([resident_id, twin_id])))
+        }
+    assert flags == {resident_id: (True, "confusable"), twin_id: (True, "confusable")}
+    assert running.service.gallery_counts.residents == 2  # the galleries were reloaded too
+
+
+def test_a_template_that_fails_decryption_is_not_loaded_and_is_counted_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tampered ciphertext (a disk error, or an edit behind the store's back) fails closed: the
+    face is not recognised, the count and the log say why, the models health check is red."""
+    config = _config(tmp_path)
+    _enrol_resident(config)
+    store = open_store(config.store)
+    try:
+        with store.sessions.writing() as session:
+            template = session.scalars(select(FaceTemplate)).one()
+            damaged = bytearray(template.ciphertext)
+            damaged[0] ^= 0xFF
+            template.ciphertext = bytes(damaged)
+    finally:
+        store.close()
+    running = Gateway(config, RESIDENT)
+    with caplog.at_level("ERROR", logger="gateway.runtime.service"), running.service:
+        vision = running.service.vision_loop
+        assert vision is not None
+        assert running.wait_for(lambda: vision.stats.faces >= 10)
+        counts = running.service.gallery_counts
+        assert counts is not None and (counts.templates, counts.refused) == (0, 1)
+        assert "failed decryption" in caplog.text
+        models = next(c for c in running.service.application.status().checks if c.name == "models")
+        assert not models.ok and "1 not loaded" in models.detail
+        assert not running.released() and not any(d.granted for d in running.decisions)
+    assert not running.io.relay_energised
