@@ -94,10 +94,9 @@ def enqueue_many(
     return range(first, first + len(items))
 
 
-def record_access_event(
+def add_access_event(
     session: Session,
     *,
-    gateway_id: str,
     door_id: int,
     method: Method,
     verdict: Verdict,
@@ -105,8 +104,11 @@ def record_access_event(
     occurred_at: datetime,
     person_id: int | None = None,
     score: float | None = None,
-) -> tuple[AccessEvent, OutboxMessage]:
-    """Write the event and its outbox message in the caller's transaction (both or neither)."""
+    call_id: str | None = None,
+) -> tuple[AccessEvent, Door, Person | None]:
+    """Add an access event row (time-ordered uuid7 id) to the caller's transaction, with its door
+    and person; NotFound for a door or person that does not exist. The caller enqueues the outbox
+    message it publishes (record_access_event, record_call_event)."""
     door = session.get(Door, door_id)
     if door is None:
         raise NotFound(f"door {door_id} does not exist")
@@ -122,8 +124,35 @@ def record_access_event(
         verdict=verdict,
         reason_code=reason_code,
         score=score,
+        call_id=call_id,
     )
     session.add(event)
+    return event, door, person
+
+
+def record_access_event(
+    session: Session,
+    *,
+    gateway_id: str,
+    door_id: int,
+    method: Method,
+    verdict: Verdict,
+    reason_code: str,
+    occurred_at: datetime,
+    person_id: int | None = None,
+    score: float | None = None,
+) -> tuple[AccessEvent, OutboxMessage]:
+    """Write the event and its outbox message in the caller's transaction (both or neither)."""
+    event, door, person = add_access_event(
+        session,
+        door_id=door_id,
+        method=method,
+        verdict=verdict,
+        reason_code=reason_code,
+        occurred_at=occurred_at,
+        person_id=person_id,
+        score=score,
+    )
     payload = {
         "event_id": str(event.id),
         "occurred_at": occurred_at.isoformat(),

@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session
 
 from gateway.store.base import Method, Verdict
 from gateway.store.errors import NotFound
-from gateway.store.events import enqueue
+from gateway.store.events import add_access_event, enqueue
 from gateway.store.schema_events import AccessEvent
 from gateway.store.schema_people import Building, Door, Person, Unit
-from gateway.store.uuid7 import uuid7
 
 VISITOR_CALL_TOPIC = "visitor_call"
 
@@ -83,23 +82,18 @@ def record_call_event(
     person_id: int | None = None,
 ) -> AccessEvent:
     """Write one call outcome (`placed`, `accepted`, `declined`, `missed`, `refused`) and its
-    outbox message in the caller's transaction."""
-    door = session.get(Door, door_id)
-    if door is None:
-        raise NotFound(f"door {door_id} does not exist")
-    person = None if person_id is None else session.get(Person, person_id)
-    event = AccessEvent(
-        id=uuid7(int(occurred_at.timestamp() * 1000)),
-        occurred_at=occurred_at,
+    outbox message in the caller's transaction (NotFound for a door or person that does not
+    exist, as for every access event)."""
+    event, door, person = add_access_event(
+        session,
         door_id=door_id,
         method=Method.CALL,
-        person_id=person_id,
         verdict=verdict,
         reason_code=reason,
-        score=None,
+        occurred_at=occurred_at,
+        person_id=person_id,
         call_id=call_id,
     )
-    session.add(event)
     payload = {
         "event_id": str(event.id),
         "call_id": call_id,

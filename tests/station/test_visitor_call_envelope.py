@@ -7,10 +7,13 @@ import base64
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from gateway.access.call_snapshots import CallSnapshots
 from gateway.station.envelope import build_message
 from gateway.station.topics import Topics
 from gateway.store.base import Verdict
+from gateway.store.errors import NotFound
 from gateway.store.events import pending_messages
 from gateway.store.store import Store
 from gateway.store.visitor_call_events import record_call_event
@@ -68,3 +71,26 @@ def test_the_holder_is_bounded() -> None:
     for n in range(3):
         snapshots.put(f"call-{n}", TINY_JPEG)
     assert snapshots.held() == ["call-1", "call-2"]
+
+
+def test_a_call_event_for_a_person_who_does_not_exist_writes_nothing(
+    store_and_door: tuple[Store, int],
+) -> None:
+    """An accept naming a person id that is not in the store (deleted between the answer's check
+    and the write) is refused like every access event, and neither the row nor its message stays."""
+    store, door_id = store_and_door
+    with pytest.raises(NotFound), store.sessions.writing() as session:
+        record_call_event(
+            session,
+            gateway_id=GATEWAY,
+            door_id=door_id,
+            call_id=CALL_ID,
+            outcome="accepted",
+            verdict=Verdict.GRANT,
+            reason="call_accepted",
+            occurred_at=datetime.now(UTC),
+            unit=None,
+            person_id=987_654,
+        )
+    with store.sessions.reading() as session:
+        assert pending_messages(session, GATEWAY) == []
