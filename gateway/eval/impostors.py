@@ -246,6 +246,18 @@ def split_half_excess(
     return np.asarray(excess, np.float64)
 
 
+def highest_impostor(images: Sequence[LabelledImage], vectors: Mapping[str, Vector]) -> float:
+    """The highest score of any two images of different people (-1 with none)."""
+    kept = [i for i in images if i.path in vectors]
+    if len(kept) < 2:
+        return -1.0
+    _, matrix, codes, _ = _matrix(kept, vectors)
+    similarity = matrix @ matrix.T
+    similarity[codes[:, None] == codes[None, :]] = -np.inf
+    best = float(similarity.max())
+    return best if np.isfinite(best) else -1.0
+
+
 def impostor_stats(
     images: Sequence[LabelledImage],
     vectors: Mapping[str, Vector],
