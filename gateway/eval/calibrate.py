@@ -280,7 +280,7 @@ def replay_set(
         )
         search = FrameSearch(gallery, door_frames)
         for mode, frames in ((PER_IMAGE, rule.agree), (PER_VISIT, visit_frames)):
-            figures = replay(mode, frames, split.mated, split.non_mated, search, rule)
+            figures = replay(mode, frames, split.mated, split.non_mated, search, rule, gated)
             results.append((templates, figures))
     return tuple(results)
 

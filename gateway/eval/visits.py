@@ -15,15 +15,17 @@ rule's window, and judged with `judge_track` (which fuses the live frames and se
 gallery) after each frame; the first grant is the visit's grant. An image without a
 usable face adds no frame (the camera saw no face), so it can never help a grant. Replaying the
 door, the search holds only the images whose face passes the door's quality gate
-(`door_vectors`): a frame failing it adds no frame either, and a visit none of whose frames
-passes is never judged (the door would ask the person to face the camera). The figures count
-such visits apart (`never_judged`) beside the residents missed among the judged ones.
+(`door_vectors`): a face failing it adds no frame; per image such a probe is never judged, per
+visit the door asks the person to face the camera and keeps looking, so the visit is made of the
+person's images that pass (`multi_image_visits`), and only a person with none is never judged.
+The figures count such visits apart (`never_judged`) beside the residents missed among the
+judged ones.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +55,16 @@ def image_visits(probes: Iterable[LabelledImage], enrolled: bool, frames: int) -
     return [Visit(p.label, enrolled, (p.path,) * frames) for p in probes]
 
 
-def multi_image_visits(probes: Iterable[LabelledImage], enrolled: bool, frames: int) -> list[Visit]:
-    """Per visit: one visit per probe, made of up to `frames` different images of that person."""
+def multi_image_visits(
+    probes: Iterable[LabelledImage],
+    enrolled: bool,
+    frames: int,
+    judged: Callable[[str], bool] | None = None,
+) -> list[Visit]:
+    """Per visit: one visit per probe, made of up to `frames` different images of that person.
+    With `judged` (the door's gate), the frames are the images it judges, from that probe on: a
+    face failing the gate is passed over, as the door asks the person to face the camera and
+    keeps looking; a person with no such image gives a visit the door never judges."""
     by_person: dict[str, list[str]] = defaultdict(list)
     for probe in probes:
         by_person[probe.label].append(probe.path)
@@ -62,7 +72,9 @@ def multi_image_visits(probes: Iterable[LabelledImage], enrolled: bool, frames: 
     for person in sorted(by_person):
         paths = sorted(by_person[person])
         for start in range(len(paths)):
-            chosen = tuple(paths[(start + step) % len(paths)] for step in range(frames))
+            rotated = paths[start:] + paths[:start]
+            good = [path for path in rotated if judged is None or judged(path)] or rotated
+            chosen = tuple(good[step % len(good)] for step in range(frames))
             visits.append(Visit(person, enrolled, chosen))
     return visits
 
@@ -215,10 +227,18 @@ def replay(
     non_mated: Sequence[LabelledImage],
     search: FrameSearch,
     rule: DecisionRule,
+    door: bool = False,
 ) -> ReplayFigures:
-    """Build the visits of `mode` and replay every one of them."""
-    build = image_visits if mode == PER_IMAGE else multi_image_visits
-    visits = [*build(mated, True, frames), *build(non_mated, False, frames)]
+    """Build the visits of `mode` and replay every one of them; with `door`, a visit's frames
+    are the images the search can judge (see `multi_image_visits`)."""
+    if mode == PER_IMAGE:
+        visits = [*image_visits(mated, True, frames), *image_visits(non_mated, False, frames)]
+    else:
+        judged = search.vectors.__contains__ if door else None
+        visits = [
+            *multi_image_visits(mated, True, frames, judged),
+            *multi_image_visits(non_mated, False, frames, judged),
+        ]
     outcomes = tuple(replay_visit(visit, search, rule) for visit in visits)
     return ReplayFigures(mode, frames, outcomes)
 

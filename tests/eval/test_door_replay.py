@@ -79,10 +79,13 @@ def test_a_visit_whose_frames_all_fail_the_gate_is_never_judged() -> None:
     assert per_image["mated_never_judged"] == 1  # Ann's blurred photo
     assert per_image["residents_missed"] == 1 and per_image["residents_missed_among_judged"] == 0
     assert per_image["mated_tracks"] == 3
-    # Per visit of 5 frames cycling through Ann's photos, at least 3 pass the gate: granted.
-    per_visit = replay(PER_VISIT, 5, mated, strangers, gated, RULE).to_json()
-    assert per_visit["residents_missed"] == 0 and per_visit["mated_never_judged"] == 0
-    # Of 3 frames only 2 pass the gate: fewer than K = 3, so the door is still waiting.
+    # Per visit the door keeps looking: 3 frames from the photos that pass, every visit granted.
+    per_visit = replay(PER_VISIT, 3, mated, strangers, gated, RULE, door=True)
+    assert all(set(o.visit.frames) <= {"a1", "a3"} for o in per_visit.mated)
+    data = per_visit.to_json()
+    assert data["residents_missed"] == 0 and data["mated_never_judged"] == 0
+    assert data["non_mated_never_judged"] == 1 and data["false_grants"] == 0  # Sam has none
+    # Visits cut short instead (the blurred frame only dropped): 2 frames are fewer than K = 3.
     short = replay(PER_VISIT, 3, mated, strangers, gated, RULE).to_json()
     assert short["residents_missed"] == 3 and short["residents_missed_among_judged"] == 3
     # Ungated, the blurred stranger is judged and granted: what the gate holds back.
