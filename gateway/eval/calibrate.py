@@ -58,6 +58,7 @@ from gateway.vision.recogniser import rule_from_config
 TEMPLATE_COUNTS = (1, 3)
 EXCESS_QUANTILE = 0.95
 MARGIN_STEP = 0.005  # the estimated margin is rounded up to this
+MAX_COSINE = 1.0  # a recommendation is capped here (and says so): nothing scores above it
 MIN_PEOPLE_FOR_MARGIN = 40  # smaller sets give too noisy a split-half estimate on their own
 
 
@@ -231,7 +232,8 @@ def recommend(
 
     def above(zero: float) -> float:
         threshold = round_up(zero + margin, 0.001)
-        return threshold if threshold > zero else round(threshold + 0.001, 3)
+        threshold = threshold if threshold > zero else round(threshold + 0.001, 3)
+        return min(threshold, MAX_COSINE)  # above it: no threshold keeps the margin
 
     def agreement(threshold: float) -> float:
         return threshold if fusion_agreement is None else fusion_agreement
@@ -243,6 +245,11 @@ def recommend(
     zero, zero_set, kind = zero_points(sets, agreement(resident), fused_frames)
     if above(zero) > resident:
         raise AssertionError("per-visit bound did not settle")  # cannot happen: see docstring
+    if zero + margin > MAX_COSINE:
+        source += (
+            f"; zero point + margin = {zero + margin:.4f} exceeds {MAX_COSINE}: no cosine "
+            "threshold keeps this margin, so this pack should not grant by face alone"
+        )
     return Recommendation(
         zero_point=zero,
         zero_kind=kind,

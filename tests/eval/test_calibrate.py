@@ -203,3 +203,13 @@ def test_one_strangers_visits_are_searched_above_the_agreement_too() -> None:
     vectors = {str(i): matrix[i] for i in range(len(codes))}
     stats = impostor_stats(images, vectors, frames=5, agree=3, rounds=0, consistency=0.3)
     assert stats.highest_visit >= above - 1e-6
+
+
+def test_a_zero_point_too_close_to_one_is_capped_and_said_so() -> None:
+    scores = {"a1": _unit(1, 0), "b1": _unit(1, 0.1)}  # two people at 0.995
+    images = [LabelledImage(p, p[0]) for p in scores]
+    stats = impostor_stats(images, scores, frames=5, agree=3, rounds=0)
+    dev = DevSet("tiny", tuple(images))
+    rec = recommend([(dev, stats)], margin=0.02)
+    assert rec.similarity_threshold == 1.0
+    assert "no cosine threshold keeps this margin" in rec.margin_source
