@@ -72,7 +72,8 @@ class SetReport:
     replays: tuple[tuple[int, ReplayFigures], ...]  # (templates per person, figures)
     gate_failed: int = 0  # images with a face that fails the door's gate
     ungated_highest_image: float = -1.0  # highest impostor over every face, gate or not
-    short_of_templates: tuple[tuple[int, int, int], ...] = ()  # (K, people short of K, with 0)
+    # (K, enrolled people left with fewer templates as enrolment refuses photos, left with none)
+    short_of_templates: tuple[tuple[int, int, int], ...] = ()
 
     def to_json(self, threshold: float) -> dict[str, Any]:
         stats = self.stats
@@ -301,7 +302,8 @@ def door_split(dev: DevSet, embedded: EmbeddedImages, templates: int, gated: boo
 def shortfall(
     dev: DevSet, embedded: EmbeddedImages, gated: bool
 ) -> tuple[tuple[int, int, int], ...]:
-    """Per template count K: (K, enrolled people with fewer than K templates, with none)."""
+    """Per template count K: (K, enrolled people whose refused photos cost them templates, those
+    left with none)."""
     result = []
     for templates in TEMPLATE_COUNTS:
         short = door_split(dev, embedded, templates, gated).short_of_templates

@@ -31,7 +31,8 @@ def format_calibrate(report: CalibrationReport) -> str:
             f"  door's quality gate: {item.gate_failed} faces fail it; highest impostor over every "
             f"face, gate or not: {item.ungated_highest_image:.4f}; "
             + ", ".join(
-                f"{short} enrolled people short of {k} template(s) ({none} with none)"
+                f"{k} template(s): {short} enrolled people get fewer as enrolment refuses photos "
+                f"({none} get none)"
                 for k, short, none in item.short_of_templates
             )
         )

@@ -70,7 +70,8 @@ class IdentifySplit:
     templates: tuple[LabelledImage, ...]
     mated: tuple[LabelledImage, ...]
     non_mated: tuple[LabelledImage, ...]
-    # Enrolled people left with fewer than K templates (count kept, 0: none passed enrolment).
+    # Enrolled people left with fewer templates than their photos allow because enrolment refused
+    # some (templates kept; 0: none passed).
     short_of_templates: tuple[tuple[str, int], ...] = ()
 
 
@@ -98,7 +99,7 @@ def split_identities(
             chosen = good[:count]
             templates.extend(chosen)
             mated.extend(image for image in person if image not in chosen)
-            if len(chosen) < templates_per_person:
+            if len(chosen) < count:  # refused photos cost templates the person's photos allow
                 short.append((name, len(chosen)))
         else:
             non_mated.extend(person)
