@@ -42,7 +42,7 @@ DEMO_PACK_WHY = (
     "the demo runs pack 'mobilefacenet' and accepts its licence 'declared-mit-unverified' for "
     "this demo only: the licence-certain default pack keeps every stranger out only at a "
     "threshold (0.994) where it recognises almost nobody, East-Asian faces least of all; "
-    "mobilefacenet keeps strangers out at 0.679 and lets most residents in. Its npm package "
+    "mobilefacenet keeps strangers out at 0.664 and lets most residents in. Its npm package "
     "declares MIT but names no author or training data, so a site must accept it explicitly "
     "(README, 'Recognition')"
 )

@@ -24,6 +24,12 @@ the same margin.
 
 The recommendation is then replayed on every set through the runtime's rule (1 and 3 templates,
 per image and per visit): false grants (which must be zero) and residents missed, with counts.
+
+By default the calibration replays the door (`gated`): only faces passing the door's quality gate
+are frames (a stranger's face that fails it can never open the door), and templates are the
+first photos enrolment accepts (`gateway.eval.identify`). The impostors are measured on those
+frames; the highest impostor of every face, gate or not (`--ungated` measures and calibrates on
+all of them, the earlier protocol), is printed beside it to show how much rests on the gate.
 """
 
 from __future__ import annotations
@@ -37,14 +43,14 @@ from gateway.eval.context import EvalContext
 from gateway.eval.devsets import DevSet, load_dev_set
 from gateway.eval.embedding_cache import embed_with_cache
 from gateway.eval.embeddings import EmbeddedImages
-from gateway.eval.identify import build_gallery, split_identities
-from gateway.eval.impostors import ImpostorStats, impostor_stats
+from gateway.eval.identify import IdentifySplit, build_gallery, split_identities
+from gateway.eval.impostors import ImpostorStats, highest_impostor, impostor_stats
 from gateway.eval.visits import (
     PER_IMAGE,
     PER_VISIT,
     FrameSearch,
     ReplayFigures,
-    format_figures,
+    door_vectors,
     replay,
 )
 from gateway.vision.recogniser import rule_from_config
@@ -52,6 +58,7 @@ from gateway.vision.recogniser import rule_from_config
 TEMPLATE_COUNTS = (1, 3)
 EXCESS_QUANTILE = 0.95
 MARGIN_STEP = 0.005  # the estimated margin is rounded up to this
+MAX_COSINE = 1.0  # a recommendation is capped here (and says so): nothing scores above it
 MIN_PEOPLE_FOR_MARGIN = 40  # smaller sets give too noisy a split-half estimate on their own
 
 
@@ -63,6 +70,10 @@ class SetReport:
     no_face: int
     stats: ImpostorStats
     replays: tuple[tuple[int, ReplayFigures], ...]  # (templates per person, figures)
+    gate_failed: int = 0  # images with a face that fails the door's gate
+    ungated_highest_image: float = -1.0  # highest impostor over every face, gate or not
+    # (K, enrolled people left with fewer templates as enrolment refuses photos, left with none)
+    short_of_templates: tuple[tuple[int, int, int], ...] = ()
 
     def to_json(self, threshold: float) -> dict[str, Any]:
         stats = self.stats
@@ -70,6 +81,12 @@ class SetReport:
             "set": self.dev.name,
             "images": len(self.dev.images),
             "images_without_face": self.no_face,
+            "images_failing_gate": self.gate_failed,
+            "ungated_highest_impostor": self.ungated_highest_image,
+            "people_short_of_templates": [
+                {"templates": k, "short": short, "none": none}
+                for k, short, none in self.short_of_templates
+            ],
             "identities": stats.identities,
             "aliases_merged": [a.describe() for a in self.dev.aliases_applied],
             "per_image": {
@@ -134,6 +151,7 @@ class CalibrationReport:
     sets: tuple[SetReport, ...]
     visit_frames: int
     fused_frames: int  # the most frames the runtime fuses (the tracker window)
+    gated: bool = True  # the door's quality gate and enrolment check replayed
 
     @property
     def false_grants(self) -> int:
@@ -145,6 +163,7 @@ class CalibrationReport:
             "model_id": self.model_id,
             "pack": self.pack,
             "visit_frames": self.visit_frames,
+            "gated": self.gated,
             "recommended": self.recommendation.to_json(),
             "false_grants_at_recommended": self.false_grants,
             "sets": [s.to_json(threshold) for s in self.sets],
@@ -214,7 +233,8 @@ def recommend(
 
     def above(zero: float) -> float:
         threshold = round_up(zero + margin, 0.001)
-        return threshold if threshold > zero else round(threshold + 0.001, 3)
+        threshold = threshold if threshold > zero else round(threshold + 0.001, 3)
+        return min(threshold, MAX_COSINE)  # above it: no threshold keeps the margin
 
     def agreement(threshold: float) -> float:
         return threshold if fusion_agreement is None else fusion_agreement
@@ -226,6 +246,11 @@ def recommend(
     zero, zero_set, kind = zero_points(sets, agreement(resident), fused_frames)
     if above(zero) > resident:
         raise AssertionError("per-visit bound did not settle")  # cannot happen: see docstring
+    if zero + margin > MAX_COSINE:
+        source += (
+            f"; zero point + margin = {zero + margin:.4f} exceeds {MAX_COSINE}: no cosine "
+            "threshold keeps this margin, so this pack should not grant by face alone"
+        )
     return Recommendation(
         zero_point=zero,
         zero_kind=kind,
@@ -246,23 +271,44 @@ def replay_set(
     thresholds: tuple[float, float],
     visit_frames: int,
     fusion_agreement: float | None = None,
+    gated: bool = True,
 ) -> tuple[tuple[int, ReplayFigures], ...]:
     """Per image and per visit, for 1 and 3 templates, through the runtime's rule at the given
-    (resident, small-gallery) thresholds and fusion agreement (None: the pack's)."""
+    (resident, small-gallery) thresholds and fusion agreement (None: the pack's); `gated`
+    replays the door's quality gate and enrolment check."""
     agreement = context.models.fusion_agreement if fusion_agreement is None else fusion_agreement
     rule = rule_from_config(context.config.vision, *thresholds, agreement)
     pipeline = context.pipeline
+    door_frames = door_vectors(embedded, gated)
     results = []
     for templates in TEMPLATE_COUNTS:
-        split = split_identities(list(dev.images), templates)
+        split = door_split(dev, embedded, templates, gated)
         gallery, _ = build_gallery(
             pipeline.model_id, pipeline.embedder.dimension, split.templates, embedded
         )
-        search = FrameSearch(gallery, embedded.vectors)
+        search = FrameSearch(gallery, door_frames)
         for mode, frames in ((PER_IMAGE, rule.agree), (PER_VISIT, visit_frames)):
-            figures = replay(mode, frames, split.mated, split.non_mated, search, rule)
+            figures = replay(mode, frames, split.mated, split.non_mated, search, rule, gated)
             results.append((templates, figures))
     return tuple(results)
+
+
+def door_split(dev: DevSet, embedded: EmbeddedImages, templates: int, gated: bool) -> IdentifySplit:
+    """The identify split of `dev`, templates chosen by enrolment's photo check when `gated`."""
+    accept = embedded.enrolment_photo if gated else None
+    return split_identities(list(dev.images), templates, accept)
+
+
+def shortfall(
+    dev: DevSet, embedded: EmbeddedImages, gated: bool
+) -> tuple[tuple[int, int, int], ...]:
+    """Per template count K: (K, enrolled people whose refused photos cost them templates, those
+    left with none)."""
+    result = []
+    for templates in TEMPLATE_COUNTS:
+        short = door_split(dev, embedded, templates, gated).short_of_templates
+        result.append((templates, len(short), sum(count == 0 for _, count in short)))
+    return tuple(result)
 
 
 def run_calibrate(
@@ -275,14 +321,17 @@ def run_calibrate(
     cache: Path | None = None,
     top: int = 10,
     fusion_agreement: float | None = None,
+    gated: bool = True,
 ) -> CalibrationReport:
     """Embed every set, measure its impostors, recommend thresholds and replay them; frames fuse
-    when they agree at `fusion_agreement` (None: the pack's, else the threshold)."""
+    when they agree at `fusion_agreement` (None: the pack's, else the threshold); `gated`
+    replays the door's gate and enrolment check (see the module docstring)."""
     if fusion_agreement is None and not math.isnan(context.models.fusion_agreement):
         fusion_agreement = context.models.fusion_agreement
     devs = [load_dev_set(name, faces) for name in set_names]
     paths = sorted({image.path for dev in devs for image in dev.images})
     embedded = embed_with_cache(context.pipeline, faces, paths, cache)
+    door_frames = door_vectors(embedded, gated)
     agree = context.config.vision.tracker.agree
 
     def measure(consistency: float) -> list[tuple[DevSet, ImpostorStats]]:
@@ -291,7 +340,7 @@ def run_calibrate(
                 dev,
                 impostor_stats(
                     dev.images,
-                    embedded.vectors,
+                    door_frames,
                     frames=visit_frames,
                     agree=agree,
                     top=top,
@@ -324,7 +373,14 @@ def run_calibrate(
                 recommendation.thresholds,
                 visit_frames,
                 recommendation.agreement,
+                gated,
             ),
+            gate_failed=sum(
+                image.path in embedded.vectors and not embedded.door_frame(image.path)
+                for image in dev.images
+            ),
+            ungated_highest_image=highest_impostor(dev.images, embedded.vectors),
+            short_of_templates=shortfall(dev, embedded, gated),
         )
         for dev, stats in measured
     )
@@ -335,61 +391,5 @@ def run_calibrate(
         sets=sets,
         visit_frames=visit_frames,
         fused_frames=context.config.vision.tracker.window,
+        gated=gated,
     )
-
-
-def format_calibrate(report: CalibrationReport) -> str:
-    """Human-readable report: per set the impostors, the top pairs, the replays; then the advice."""
-    rec = report.recommendation
-    lines = [
-        f"model {report.model_id} (pack {report.pack}), visits of {report.visit_frames} frames"
-    ]
-    for item in report.sets:
-        stats = item.stats
-        dev = item.dev
-        lines.append(
-            f"\n[{dev.name}] {len(dev.images)} images, {stats.identities} people "
-            f"({item.no_face} images without a usable face)"
-            + "".join(f"; alias merged: {a.describe()}" for a in dev.aliases_applied)
-        )
-        lines.append(
-            f"  per image: highest impostor {stats.highest_image:.4f} over "
-            f"{stats.image_comparisons:,} impostor comparisons"
-        )
-        lines.extend(f"    {p.score:.4f}  {p.first}  vs  {p.second}" for p in stats.top_images)
-        lines.append(
-            f"  per visit: highest impostor {stats.highest_visit:.4f} over "
-            f"{stats.visit_comparisons:,} (stranger, resident) pairs; mixed strangers' visits "
-            f"{stats.highest_mixed_visit:.4f} against {stats.mixed_visit_comparisons:,} "
-            f"templates; fusing only frames that agree at {rec.agreement:.3f}: at most "
-            f"{visit_zero(stats, rec.agreement, report.fused_frames):.4f}"
-        )
-        lines.extend(
-            f"    {p.score:.4f}  stranger {p.first} -> resident {p.second}"
-            for p in stats.top_visits[:5]
-        )
-        if stats.excess.size:
-            lines.append(
-                f"  split-half excess over {stats.excess.size} rounds: median "
-                f"{stats.excess_quantile(0.5):+.4f}, "
-                f"q95 {stats.excess_quantile(EXCESS_QUANTILE):+.4f}, "
-                f"max {float(stats.excess.max()):+.4f}"
-            )
-        lines.append(
-            f"  genuine image pairs at or above {rec.similarity_threshold:.3f}: "
-            f"{stats.genuine_above(rec.similarity_threshold):.1%} of {stats.genuine_comparisons:,}"
-        )
-        for templates, figures in item.replays:
-            lines.append(f"  {templates} template(s), {format_figures(figures)}")
-    lines += [
-        "",
-        f"zero point: {rec.zero_point:.4f} ({rec.zero_set}, per {rec.zero_kind}); margin "
-        f"{rec.margin:.3f} "
-        f"({rec.margin_source})",
-        f"recommended: similarity_threshold = {rec.similarity_threshold:.3f}, "
-        f"small_gallery_threshold = {rec.small_gallery_threshold:.3f}, "
-        f"watchlist_threshold = {rec.watchlist_threshold:.3f}, "
-        f"fusion_agreement = {rec.agreement:.3f}",
-        f"false grants at the recommended thresholds, all sets and replays: {report.false_grants}",
-    ]
-    return "\n".join(lines)

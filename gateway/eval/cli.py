@@ -89,7 +89,8 @@ def _identify(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from gateway.eval.calibrate import format_calibrate, run_calibrate
+    from gateway.eval.calibrate import run_calibrate
+    from gateway.eval.calibrate_report import format_calibrate
 
     faces = require_dir(args.root or default_faces_dir(), "faces folder")
     context = load_context(args.config, pack=args.pack)
@@ -102,6 +103,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         cache=args.embeddings_cache,
         top=args.top,
         fusion_agreement=args.fusion_agreement,
+        gated=not args.ungated,
     )
     _emit(report.to_json(), format_calibrate(report), args.json)
     return 0
@@ -258,6 +260,12 @@ def register(subparsers: Any) -> None:
     )
     calibrate.add_argument(
         "--top", type=_positive_int, default=10, help="top impostor pairs listed per set"
+    )
+    calibrate.add_argument(
+        "--ungated",
+        action="store_true",
+        help="score every face (no door quality gate; templates the first photos whatever their "
+        "quality), the protocol before the door replay, for comparison",
     )
     common(calibrate)
     cached(calibrate)

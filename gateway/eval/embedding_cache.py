@@ -2,9 +2,10 @@
 verify and identify on the same photos embed each image once.
 
 The cache is keyed by everything that changes a vector: the embedder's model id and input
-preprocessing (colour order, mean, std), flip averaging, alignment and the detector settings. A
+preprocessing (colour order, mean, std), flip averaging, alignment, the detector settings and the
+quality gate's settings (each vector keeps the gate's verdict and the image's face count). A
 cache made under another key is ignored and rewritten; paths the cache lacks are embedded and
-added. The file holds derived vectors only, never images.
+added. The file holds derived vectors and verdicts only, never images.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def cache_key(pipeline: FacePipeline) -> str:
                 detector.input_max_side,
                 detector.close_up_max_side,
             ],
+            "quality_gate": pipeline.config.quality.model_dump(mode="json"),
         },
         sort_keys=True,
     )
@@ -50,15 +52,18 @@ def load_cache(path: Path, key: str) -> EmbeddedImages:
     if not path.is_file():
         return EmbeddedImages()
     with np.load(path, allow_pickle=False) as data:
-        if str(data["key"]) != key:
+        if str(data["key"]) != key or "gate" not in data:
             log.info("embedding cache %s was made with other settings; recomputing", path)
             return EmbeddedImages()
-        vectors = {
-            str(p): v.astype(np.float32)
-            for p, v in zip(data["paths"], data["vectors"], strict=True)
+        paths = [str(p) for p in data["paths"]]
+        vectors = {p: v.astype(np.float32) for p, v in zip(paths, data["vectors"], strict=True)}
+        gate = {
+            p: tuple(r for r in str(g).split(",") if r)
+            for p, g in zip(paths, data["gate"], strict=True)
         }
+        faces = {p: int(n) for p, n in zip(paths, data["faces"], strict=True)}
         failures = dict(zip(map(str, data["failed_paths"]), map(str, data["reasons"]), strict=True))
-    return EmbeddedImages(vectors, failures)
+    return EmbeddedImages(vectors, failures, gate, faces)
 
 
 def save_cache(path: Path, key: str, embedded: EmbeddedImages) -> None:
@@ -76,6 +81,8 @@ def save_cache(path: Path, key: str, embedded: EmbeddedImages) -> None:
             key=np.asarray(key),
             paths=np.asarray(paths, dtype=str),
             vectors=vectors,
+            gate=np.asarray([",".join(embedded.gate.get(p, ())) for p in paths], dtype=str),
+            faces=np.asarray([embedded.faces.get(p, 1) for p in paths], dtype=np.int32),
             failed_paths=np.asarray(failed, dtype=str),
             reasons=np.asarray([embedded.failures[p] for p in failed], dtype=str),
         )
@@ -92,12 +99,7 @@ def embed_with_cache(
     wanted = set(paths)
     missing = wanted - cached.vectors.keys() - cached.failures.keys()
     if missing:
-        fresh = embed_images(pipeline, root, missing)
-        cached.vectors.update(fresh.vectors)
-        cached.failures.update(fresh.failures)
+        cached.update(embed_images(pipeline, root, missing))
         save_cache(cache, key, cached)
     log.info("embeddings: %d from cache, %d computed", len(wanted) - len(missing), len(missing))
-    return EmbeddedImages(
-        {p: v for p, v in cached.vectors.items() if p in wanted},
-        {p: r for p, r in cached.failures.items() if p in wanted},
-    )
+    return cached.subset(wanted)

@@ -9,6 +9,14 @@ never-enrolled person is a non-mated probe, so K does not change the non-mated s
 without a usable face is a failed search: a miss for a mated probe, a correct rejection for a
 non-mated one (both counted).
 
+Replaying the door (`gated`, the default of `menwei eval calibrate`): the templates are the first
+K photos of a person that enrolment accepts (`EmbeddedImages.enrolment_photo`: one face passing
+the quality gate), as staff take another photo when one is refused; a person with fewer such
+photos is enrolled with what passed (`IdentifySplit.short_of_templates` names them; with none at
+all, every visit of theirs is a miss). Probes are all their other images, and the door judges
+only those whose face passes its gate (`gateway.eval.visits`). The sides (enrolled or not) do
+not depend on the gate, so gated and ungated figures cover the same people.
+
 The decision rule is replayed per image (each probe a track of `agree` identical frames) and, with
 `visit_frames` N, per visit (each track N frames from different images of one person; see
 `gateway.eval.visits`), both through the runtime's own `judge_track`.
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,25 +70,40 @@ class IdentifySplit:
     templates: tuple[LabelledImage, ...]
     mated: tuple[LabelledImage, ...]
     non_mated: tuple[LabelledImage, ...]
+    # Enrolled people left with fewer templates than their photos allow because enrolment refused
+    # some (templates kept; 0: none passed).
+    short_of_templates: tuple[tuple[str, int], ...] = ()
 
 
-def split_identities(images: list[LabelledImage], templates_per_person: int = 1) -> IdentifySplit:
-    """Apply the split described in the module docstring."""
+def split_identities(
+    images: list[LabelledImage],
+    templates_per_person: int = 1,
+    accept: Callable[[str], bool] | None = None,
+) -> IdentifySplit:
+    """Apply the split described in the module docstring; `accept` is enrolment's photo check
+    (None: every photo is accepted, the ungated protocol)."""
     if templates_per_person < 1:
         raise ValueError("templates_per_person must be at least 1")
     by_person: dict[str, list[LabelledImage]] = defaultdict(list)
     for image in images:
         by_person[image.label].append(image)
-    templates, mated, non_mated = [], [], []
+    templates: list[LabelledImage] = []
+    mated: list[LabelledImage] = []
+    non_mated: list[LabelledImage] = []
+    short: list[tuple[str, int]] = []
     for name in sorted(by_person):
         person = sorted(by_person[name], key=lambda image: image.path)
         if len(person) >= 2 and is_enrolled(name):
             count = min(templates_per_person, len(person) - 1)
-            templates.extend(person[:count])
-            mated.extend(person[count:])
+            good = [image for image in person if accept is None or accept(image.path)]
+            chosen = good[:count]
+            templates.extend(chosen)
+            mated.extend(image for image in person if image not in chosen)
+            if len(chosen) < count:  # refused photos cost templates the person's photos allow
+                short.append((name, len(chosen)))
         else:
             non_mated.extend(person)
-    return IdentifySplit(tuple(templates), tuple(mated), tuple(non_mated))
+    return IdentifySplit(tuple(templates), tuple(mated), tuple(non_mated), tuple(short))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ scored. The visit score of (stranger, resident) is the highest over lengths and 
 templates; the per-visit zero point is the highest such score over all ordered pairs of different
 people. The runtime fuses only frames that score at least the threshold with each other: with
 `consistency` set, an image joins a visit only if it scores at least that with every better image
-already in it (the best such visit is found greedily, best image first).
+already in it (the best such visit is found greedily, best image first, at the agreement and
+at `MIXED_STEPS - 1` steps of `MIXED_STEP` above it, keeping the highest: a visit found at a
+higher agreement is one the runtime fuses at the lower one too).
 
 A track can pass from one person to the next. When `consistency` is below the highest impostor
 image score, frames of different people may agree and be fused, so the visits are also composed
@@ -246,6 +248,18 @@ def split_half_excess(
     return np.asarray(excess, np.float64)
 
 
+def highest_impostor(images: Sequence[LabelledImage], vectors: Mapping[str, Vector]) -> float:
+    """The highest score of any two images of different people (-1 with none)."""
+    kept = [i for i in images if i.path in vectors]
+    if len(kept) < 2:
+        return -1.0
+    _, matrix, codes, _ = _matrix(kept, vectors)
+    similarity = matrix @ matrix.T
+    similarity[codes[:, None] == codes[None, :]] = -np.inf
+    best = float(similarity.max())
+    return best if np.isfinite(best) else -1.0
+
+
 def impostor_stats(
     images: Sequence[LabelledImage],
     vectors: Mapping[str, Vector],
@@ -275,6 +289,12 @@ def impostor_stats(
         for i in order[:top]
     )
     visits = visit_scores(matrix, codes, len(names), frames, agree, consistency)
+    if consistency <= 1.0:
+        # The greedy search is not exhaustive (an early frame that agrees can block better ones):
+        # frames agreeing at a higher value agree at this one too, so the steps above are searched.
+        for step in consistency + MIXED_STEP * np.arange(1, MIXED_STEPS):
+            higher = visit_scores(matrix, codes, len(names), frames, agree, float(step))
+            visits = np.maximum(visits, higher)
     finite = np.isfinite(visits)
     flat = np.flatnonzero(finite.reshape(-1))
     visit_order = flat[np.argsort(-visits.reshape(-1)[flat], kind="stable")][:top]

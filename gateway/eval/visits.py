@@ -13,17 +13,24 @@ Every frame is searched in the gallery, turned into evidence exactly as the runt
 (`frame_evidence`, live, with its embedding), appended to a track whose history is as long as the
 rule's window, and judged with `judge_track` (which fuses the live frames and searches the same
 gallery) after each frame; the first grant is the visit's grant. An image without a
-usable face adds no frame (the camera saw no face), so it can never help a grant.
+usable face adds no frame (the camera saw no face), so it can never help a grant. Replaying the
+door, the search holds only the images whose face passes the door's quality gate
+(`door_vectors`): a face failing it adds no frame; per image such a probe is never judged, per
+visit the door asks the person to face the camera and keeps looking, so the visit is made of the
+person's images that pass (`multi_image_visits`), and only a person with none is never judged.
+The figures count such visits apart (`never_judged`) beside the residents missed among the
+judged ones.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.eval.datasets import LabelledImage
+from gateway.eval.embeddings import EmbeddedImages
 from gateway.gallery import Gallery, Match
 from gateway.vision.decision import DecisionRule, Verdict
 from gateway.vision.embedder import Vector
@@ -48,8 +55,16 @@ def image_visits(probes: Iterable[LabelledImage], enrolled: bool, frames: int) -
     return [Visit(p.label, enrolled, (p.path,) * frames) for p in probes]
 
 
-def multi_image_visits(probes: Iterable[LabelledImage], enrolled: bool, frames: int) -> list[Visit]:
-    """Per visit: one visit per probe, made of up to `frames` different images of that person."""
+def multi_image_visits(
+    probes: Iterable[LabelledImage],
+    enrolled: bool,
+    frames: int,
+    judged: Callable[[str], bool] | None = None,
+) -> list[Visit]:
+    """Per visit: one visit per probe, made of up to `frames` different images of that person.
+    With `judged` (the door's gate), the frames are the images it judges, from that probe on: a
+    face failing the gate is passed over, as the door asks the person to face the camera and
+    keeps looking; a person with no such image gives a visit the door never judges."""
     by_person: dict[str, list[str]] = defaultdict(list)
     for probe in probes:
         by_person[probe.label].append(probe.path)
@@ -57,7 +72,9 @@ def multi_image_visits(probes: Iterable[LabelledImage], enrolled: bool, frames: 
     for person in sorted(by_person):
         paths = sorted(by_person[person])
         for start in range(len(paths)):
-            chosen = tuple(paths[(start + step) % len(paths)] for step in range(frames))
+            rotated = paths[start:] + paths[:start]
+            good = [path for path in rotated if judged is None or judged(path)] or rotated
+            chosen = tuple(good[step % len(good)] for step in range(frames))
             visits.append(Visit(person, enrolled, chosen))
     return visits
 
@@ -71,6 +88,7 @@ class VisitOutcome:
     verdict: Verdict
     best_score: float  # highest top-1 score of any frame or fused search (-1: no face)
     best_identity: str | None
+    judged: bool = True  # at least one frame had a usable (gate-passing) face
 
     @property
     def false_grant(self) -> bool:
@@ -81,6 +99,14 @@ class VisitOutcome:
     @property
     def true_grant(self) -> bool:
         return self.visit.enrolled and self.granted_to == self.visit.truth
+
+
+def door_vectors(embedded: EmbeddedImages, gated: bool) -> dict[str, Vector]:
+    """The frames the door judges: every embedded face when not `gated`, else only the faces
+    passing its quality gate."""
+    if not gated:
+        return embedded.vectors
+    return {p: v for p, v in embedded.vectors.items() if embedded.door_frame(p)}
 
 
 class FrameSearch:
@@ -107,10 +133,12 @@ def replay_visit(visit: Visit, search: FrameSearch, rule: DecisionRule) -> Visit
     verdict = Verdict.UNKNOWN
     granted: str | None = None
     best, best_identity = -1.0, None
+    judged = False
     for path in visit.frames:
         has_face, match = search(path)
         if not has_face:
             continue
+        judged = True
         if match is not None and match.score > best:
             best, best_identity = match.score, match.identity
         track.history.append(frame_evidence(match, True, search.vectors[path]))
@@ -120,7 +148,7 @@ def replay_visit(visit: Visit, search: FrameSearch, rule: DecisionRule) -> Visit
             best, best_identity = decision.best_score, decision.identity
         if newly_granted:
             granted = decision.identity
-    return VisitOutcome(visit, granted, verdict, best, best_identity)
+    return VisitOutcome(visit, granted, verdict, best, best_identity, judged)
 
 
 @dataclass(frozen=True)
@@ -152,15 +180,25 @@ class ReplayFigures:
         mated = len(self.mated)
         return self.residents_missed / mated if mated else 0.0
 
+    @property
+    def residents_never_judged(self) -> int:
+        return sum(not o.judged for o in self.mated)
+
     def to_json(self) -> dict[str, Any]:
         mated, non_mated = self.mated, self.non_mated
         strangers = sum(o.false_grant for o in non_mated)
         distinct = [len(set(o.visit.frames)) for o in self.outcomes]
+        judged = len(mated) - self.residents_never_judged
+        missed_judged = sum(o.judged and not o.true_grant for o in mated)
         return {
             "mode": self.mode,
             "frames_per_track": self.frames,
             "mated_tracks": len(mated),
             "non_mated_tracks": len(non_mated),
+            "mated_never_judged": self.residents_never_judged,
+            "non_mated_never_judged": sum(not o.judged for o in non_mated),
+            "residents_missed_among_judged": missed_judged,
+            "fnir_among_judged": missed_judged / judged if judged else 0.0,
             "mean_distinct_images_per_track": (sum(distinct) / len(distinct)) if distinct else 0.0,
             "residents_granted": len(mated) - self.residents_missed,
             "residents_missed": self.residents_missed,
@@ -189,10 +227,18 @@ def replay(
     non_mated: Sequence[LabelledImage],
     search: FrameSearch,
     rule: DecisionRule,
+    door: bool = False,
 ) -> ReplayFigures:
-    """Build the visits of `mode` and replay every one of them."""
-    build = image_visits if mode == PER_IMAGE else multi_image_visits
-    visits = [*build(mated, True, frames), *build(non_mated, False, frames)]
+    """Build the visits of `mode` and replay every one of them; with `door`, a visit's frames
+    are the images the search can judge (see `multi_image_visits`)."""
+    if mode == PER_IMAGE:
+        visits = [*image_visits(mated, True, frames), *image_visits(non_mated, False, frames)]
+    else:
+        judged = search.vectors.__contains__ if door else None
+        visits = [
+            *multi_image_visits(mated, True, frames, judged),
+            *multi_image_visits(non_mated, False, frames, judged),
+        ]
     outcomes = tuple(replay_visit(visit, search, rule) for visit in visits)
     return ReplayFigures(mode, frames, outcomes)
 
@@ -201,10 +247,14 @@ def format_figures(figures: ReplayFigures) -> str:
     """One line per mode: misses and false grants with their denominators."""
     data = figures.to_json()
     mated, non_mated = data["mated_tracks"], data["non_mated_tracks"]
+    judged = mated - data["mated_never_judged"]
     return (
         f"per {figures.mode} ({data['frames_per_track']} frames/track, "
         f"{data['mean_distinct_images_per_track']:.2f} distinct images/track): residents missed "
-        f"{data['residents_missed']}/{mated} ({data['fnir']:.1%}); false grants "
-        f"{data['false_grants_to_strangers']}/{non_mated} stranger tracks, "
+        f"{data['residents_missed']}/{mated} ({data['fnir']:.1%}) = never judged "
+        f"{data['mated_never_judged']} + missed among judged "
+        f"{data['residents_missed_among_judged']}/{judged} ({data['fnir_among_judged']:.1%}); "
+        f"false grants {data['false_grants_to_strangers']}/{non_mated} stranger tracks "
+        f"({data['non_mated_never_judged']} never judged), "
         f"{data['false_grants_to_wrong_resident']}/{mated} resident tracks to someone else"
     )

@@ -186,3 +186,30 @@ def test_visits_mixing_strangers_are_measured_below_the_image_zero_point() -> No
     high = recommend([(dev, apart)], margin=0.02, fusion_agreement=0.5)
     assert high.agreement == 0.5
     assert 0.6177 + 0.02 <= high.similarity_threshold < low.similarity_threshold
+
+
+def test_one_strangers_visits_are_searched_above_the_agreement_too() -> None:
+    # Found by a seeded search: at agreement 0.3 the greedy visit of person 0 against person 1
+    # keeps a frame that blocks better ones; at 0.38 (4 steps above) the runtime would still fuse
+    # the visit found there, and it scores higher. The calibration keeps the higher one.
+    rng = np.random.default_rng(10)
+    matrix = rng.normal(size=(6, 4)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    codes = np.asarray([0, 0, 0, 0, 1, 1])
+    at_agreement = visit_scores(matrix, codes, 2, frames=5, agree=3, consistency=0.3)[0, 1]
+    above = visit_scores(matrix, codes, 2, frames=5, agree=3, consistency=0.38)[0, 1]
+    assert above > at_agreement + 0.1
+    images = [LabelledImage(str(i), f"p{code}") for i, code in enumerate(codes)]
+    vectors = {str(i): matrix[i] for i in range(len(codes))}
+    stats = impostor_stats(images, vectors, frames=5, agree=3, rounds=0, consistency=0.3)
+    assert stats.highest_visit >= above - 1e-6
+
+
+def test_a_zero_point_too_close_to_one_is_capped_and_said_so() -> None:
+    scores = {"a1": _unit(1, 0), "b1": _unit(1, 0.1)}  # two people at 0.995
+    images = [LabelledImage(p, p[0]) for p in scores]
+    stats = impostor_stats(images, scores, frames=5, agree=3, rounds=0)
+    dev = DevSet("tiny", tuple(images))
+    rec = recommend([(dev, stats)], margin=0.02)
+    assert rec.similarity_threshold == 1.0
+    assert "no cosine threshold keeps this margin" in rec.margin_source

@@ -44,6 +44,8 @@ def test_cached_vectors_equal_fresh_ones_and_skip_the_work(
     for path in IMAGES:
         np.testing.assert_allclose(third.vectors[path], fresh.vectors[path], atol=1e-6)
     np.testing.assert_array_equal(first.vectors[IMAGES[0]], second.vectors[IMAGES[0]])
+    assert third.gate == fresh.gate and third.faces == fresh.faces  # the door's verdicts too
+    assert set(third.gate) == set(IMAGES)
 
 
 def test_a_cache_made_with_other_settings_is_ignored(

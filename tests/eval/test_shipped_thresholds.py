@@ -3,12 +3,14 @@
 gateway/models/manifest.toml):
 
 - every shipped pack: no impostor comparison, per image or per visit, reaches its calibrated
-  thresholds, and the runtime's rule replayed per image and per visit grants no one falsely;
+  thresholds (over every face, gate or not: stricter than the calibration, which counts only the
+  faces the door judges), and the runtime's rule replayed as the door sees people (its quality
+  gate, templates that enrolment accepts) grants no one falsely per image or per visit;
 - mobilefacenet, 3 templates, per visit: issue 10 asks at most 5% of East-Asian residents turned
   away; at the threshold that keeps strangers out with the margin (frames fused when they agree
-  at the pack's fusion agreement), 20 of 105 visits (19.0%) are
-  (gateway/models/manifest.toml). The target is not met; this test keeps the measured level from
-  getting worse and the default pack far behind it.
+  at the pack's fusion agreement), 20 of 106 visits (18.9%) are, 4 of them never judged (no
+  photo of the person passes the door's gate) (gateway/models/manifest.toml). The target is not
+  met; this test keeps the measured level from getting worse and the default pack far behind it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
 SHIPPED_PACKS = ("default", "mobilefacenet")
 VISIT_FRAMES = 5
-RESIDENTS_MISSED_MAX = 0.20  # measured 20/105 = 0.190 (issue 10's target: 0.05, not met)
+RESIDENTS_MISSED_MAX = 0.20  # measured 20/106 = 0.189 (issue 10's target: 0.05, not met)
 
 
 @pytest.mark.parametrize("pack", SHIPPED_PACKS)

@@ -81,7 +81,7 @@ def test_screen_replay_of_a_resident_is_refused_and_alerted(
     mobilefacenet_pipeline: FacePipeline,
     run_service: RunService,
 ) -> None:
-    # mobilefacenet: the replayed frames match the resident (0.75-0.79 over its 0.679), so the
+    # mobilefacenet: the replayed frames match the resident (0.75-0.79 over its 0.664), so the
     # refusal is liveness's. The default pack's safe threshold (0.994) is above what these
     # screen frames score, so with it they would simply be unknown faces.
     camera = copy_frames(faces_dir, SCREEN, "lestari15__*.jpg", tmp_path / "cam")
