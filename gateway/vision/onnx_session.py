@@ -9,13 +9,20 @@ Denormals are NOT flushed by onnxruntime (`session.set_denormal_as_zero`): that 
 FTZ/DAZ flags of the thread creating the session, i.e. for all of numpy in that thread afterwards
 (it made mobilefacenet_convert see no denormal weights and build the wrong bytes). The weights
 are flushed at conversion instead (mobilefacenet_convert), where it is deterministic and local.
+
+Tuned sessions also run the model with exact in-memory graph rewrites (vision.graph_rewrite): PRelu
+as operations onnxruntime keeps in its NCHWc layout, and, when the caller asks for it, a batch-1
+graph freed to take a batch. The verified file on disk is never changed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
 import onnxruntime as ort
+
+from gateway.vision.graph_rewrite import free_batch, pad_channels, prelu_as_convolutions
 
 
 def session_options(threads: int, *, tuned: bool = True) -> ort.SessionOptions:
@@ -32,10 +39,25 @@ def session_options(threads: int, *, tuned: bool = True) -> ort.SessionOptions:
     return options
 
 
-def open_session(model_path: Path, threads: int = 2, *, tuned: bool = True) -> ort.InferenceSession:
-    """An InferenceSession on the CPU with `threads` intra-op threads and quiet logging."""
+def model_source(model_path: Path, *, batch: bool = False) -> str | bytes:
+    """What a tuned session loads: the file itself, or its bytes after the exact rewrites
+    (PRelu as NCHWc operations; with `batch`, a batch-1 graph freed to take a batch)."""
+    model = onnx.load(str(model_path))
+    changed = pad_channels(model) > 0
+    changed = prelu_as_convolutions(model) > 0 or changed
+    if batch:
+        changed = free_batch(model) or changed
+    return model.SerializeToString() if changed else str(model_path)
+
+
+def open_session(
+    model_path: Path, threads: int = 2, *, tuned: bool = True, batch: bool = False
+) -> ort.InferenceSession:
+    """An InferenceSession on the CPU with `threads` intra-op threads and quiet logging; tuned,
+    it runs the rewritten graph (`model_source`), untuned the file exactly as before."""
+    source = model_source(model_path, batch=batch) if tuned else str(model_path)
     return ort.InferenceSession(
-        str(model_path),
+        source,
         sess_options=session_options(threads, tuned=tuned),
         providers=["CPUExecutionProvider"],
     )
