@@ -10,9 +10,10 @@ FTZ/DAZ flags of the thread creating the session, i.e. for all of numpy in that 
 (it made mobilefacenet_convert see no denormal weights and build the wrong bytes). The weights
 are flushed at conversion instead (mobilefacenet_convert), where it is deterministic and local.
 
-Tuned sessions also run the model with exact in-memory graph rewrites (vision.graph_rewrite): PRelu
-as operations onnxruntime keeps in its NCHWc layout, and, when the caller asks for it, a batch-1
-graph freed to take a batch. The verified file on disk is never changed.
+Tuned sessions also run the model with in-memory graph rewrites that keep its numbers
+(vision.graph_rewrite): negligible weights flushed (no denormal activations), pruned channels padded
+and PRelu expressed so onnxruntime keeps them in its NCHWc layout, and, when the caller asks for
+it, a batch-1 graph freed to take a batch. The verified file on disk is never changed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 
-from gateway.vision.graph_rewrite import free_batch, pad_channels, prelu_as_convolutions
+from gateway.vision.graph_rewrite import (
+    flush_negligible_weights,
+    free_batch,
+    pad_channels,
+    prelu_as_convolutions,
+)
 
 
 def session_options(threads: int, *, tuned: bool = True) -> ort.SessionOptions:
@@ -40,10 +46,12 @@ def session_options(threads: int, *, tuned: bool = True) -> ort.SessionOptions:
 
 
 def model_source(model_path: Path, *, batch: bool = False) -> str | bytes:
-    """What a tuned session loads: the file itself, or its bytes after the exact rewrites
-    (PRelu as NCHWc operations; with `batch`, a batch-1 graph freed to take a batch)."""
+    """What a tuned session loads: the file itself, or its bytes after the rewrites that keep its
+    numbers (negligible weights flushed, pruned channels padded, PRelu as NCHWc operations; with
+    `batch`, a batch-1 graph freed to take a batch)."""
     model = onnx.load(str(model_path))
-    changed = pad_channels(model) > 0
+    changed = flush_negligible_weights(model) > 0
+    changed = pad_channels(model) > 0 or changed
     changed = prelu_as_convolutions(model) > 0 or changed
     if batch:
         changed = free_batch(model) or changed
