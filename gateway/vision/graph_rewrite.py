@@ -39,35 +39,40 @@ dimensions become symbolic. Nothing else in such a graph depends on the batch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
+
+from gateway.vision.onnx_proto import FLOAT, from_array, make_node, to_array
+
+if TYPE_CHECKING:
+    from onnx import GraphProto, ModelProto, NodeProto, TensorProto
 
 NEGLIGIBLE_WEIGHT = 1e-12
 NCHWC_BLOCK = 16  # onnxruntime's NCHWc block on AVX-512 (8 on AVX2: a multiple of 16 is both)
 _PREFIX = "menwei_prelu"
 
 
-def _initializers(graph: onnx.GraphProto) -> dict[str, onnx.TensorProto]:
+def _initializers(graph: GraphProto) -> dict[str, TensorProto]:
     return {tensor.name: tensor for tensor in graph.initializer}
 
 
-def flush_negligible_weights(model: onnx.ModelProto, below: float = NEGLIGIBLE_WEIGHT) -> int:
+def flush_negligible_weights(model: ModelProto, below: float = NEGLIGIBLE_WEIGHT) -> int:
     """Set every float32 initializer value with 0 < |value| < `below` to zero; returns how many."""
     flushed = 0
     for tensor in model.graph.initializer:
-        if tensor.data_type != onnx.TensorProto.FLOAT:
+        if tensor.data_type != FLOAT:
             continue
-        values = numpy_helper.to_array(tensor)
+        values = to_array(tensor)
         negligible = (values != 0) & (np.abs(values) < below)
         count = int(negligible.sum())
         if count:
-            tensor.CopyFrom(numpy_helper.from_array(np.where(negligible, 0, values), tensor.name))
+            tensor.CopyFrom(from_array(np.where(negligible, 0, values), tensor.name))
             flushed += count
     return flushed
 
 
-def _per_channel_slope(node: onnx.NodeProto, constants: dict[str, onnx.TensorProto]) -> int | None:
+def _per_channel_slope(node: NodeProto, constants: dict[str, TensorProto]) -> int | None:
     """The channel count of a PRelu whose slope is a constant of shape (C, 1, 1), else None."""
     if node.op_type != "PRelu" or node.input[1] not in constants:
         return None
@@ -77,11 +82,11 @@ def _per_channel_slope(node: onnx.NodeProto, constants: dict[str, onnx.TensorPro
     return int(shape[0])
 
 
-def prelu_as_convolutions(model: onnx.ModelProto) -> int:
+def prelu_as_convolutions(model: ModelProto) -> int:
     """Rewrite each per-channel PRelu (see the module docstring) in place; returns how many."""
     graph = model.graph
     constants = _initializers(graph)
-    nodes: list[onnx.NodeProto] = []
+    nodes: list[NodeProto] = []
     rewritten = 0
     replaced_slopes: set[str] = set()
     for node in graph.node:
@@ -91,14 +96,14 @@ def prelu_as_convolutions(model: onnx.ModelProto) -> int:
             continue
         x, slope_name = node.input
         name = f"{_PREFIX}{rewritten}"
-        slope = numpy_helper.to_array(constants[slope_name]).astype(np.float32)
+        slope = to_array(constants[slope_name]).astype(np.float32)
         minus_one = np.full((channels, 1, 1, 1), -1.0, np.float32)
         minus_slope = (-slope).reshape(channels, 1, 1, 1)
-        graph.initializer.append(numpy_helper.from_array(minus_one, f"{name}_minus_one"))
-        graph.initializer.append(numpy_helper.from_array(minus_slope, f"{name}_minus_slope"))
+        graph.initializer.append(from_array(minus_one, f"{name}_minus_one"))
+        graph.initializer.append(from_array(minus_slope, f"{name}_minus_slope"))
         nodes += [
-            helper.make_node("Relu", [x], [f"{name}_positive"], name=f"{name}_relu"),
-            helper.make_node(
+            make_node("Relu", [x], [f"{name}_positive"], name=f"{name}_relu"),
+            make_node(
                 "Conv",
                 [x, f"{name}_minus_one"],
                 [f"{name}_negated"],
@@ -106,10 +111,10 @@ def prelu_as_convolutions(model: onnx.ModelProto) -> int:
                 group=channels,
                 kernel_shape=[1, 1],
             ),
-            helper.make_node(
+            make_node(
                 "Relu", [f"{name}_negated"], [f"{name}_negative"], name=f"{name}_relu_negated"
             ),
-            helper.make_node(
+            make_node(
                 "Conv",
                 [f"{name}_negative", f"{name}_minus_slope"],
                 [f"{name}_scaled"],
@@ -117,9 +122,7 @@ def prelu_as_convolutions(model: onnx.ModelProto) -> int:
                 group=channels,
                 kernel_shape=[1, 1],
             ),
-            helper.make_node(
-                "Add", [f"{name}_scaled", f"{name}_positive"], list(node.output), name=name
-            ),
+            make_node("Add", [f"{name}_scaled", f"{name}_positive"], list(node.output), name=name),
         ]
         replaced_slopes.add(slope_name)
         rewritten += 1
@@ -134,29 +137,50 @@ def prelu_as_convolutions(model: onnx.ModelProto) -> int:
     return rewritten
 
 
-def free_batch(model: onnx.ModelProto) -> bool:
+# Operations that treat each item of a batch alone, whatever their constant inputs.
+_PER_ITEM = {
+    "Add", "AveragePool", "BatchNormalization", "Clip", "Conv", "Div", "GlobalAveragePool",
+    "GlobalMaxPool", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "PRelu", "Relu",
+    "Reshape", "Sigmoid", "Sub", "Tanh",
+}  # fmt: skip
+
+
+def _batch_agnostic(node: NodeProto) -> bool:
+    """True when the node computes each batch item on its own (Flatten from axis 1, Gemm not
+    transposing its input; Reshape is checked by the caller)."""
+    if node.op_type == "Flatten":
+        return _attribute(node, "axis", 1) == 1
+    if node.op_type == "Gemm":
+        return _attribute(node, "transA", 0) == 0
+    return node.op_type in _PER_ITEM
+
+
+def free_batch(model: ModelProto) -> bool:
     """Make a graph fixed to batch 1 accept any batch, when only Reshape targets pin it (see the
     module docstring). False, untouched, when the batch is already free or something else
-    (a target that does not start with 1, a computed target) might depend on it."""
+    might depend on it: an operation outside the per-item list, a Reshape target that does not
+    start with 1 or is computed."""
     graph = model.graph
     if len(graph.input) != 1 or not graph.output:
         return False
     batch_dims = [value.type.tensor_type.shape.dim[0] for value in (*graph.input, *graph.output)]
     if any(dim.dim_value != 1 for dim in batch_dims):
         return False
+    if any(not _batch_agnostic(node) for node in graph.node):
+        return False
     constants = _initializers(graph)
     reshapes = [node for node in graph.node if node.op_type == "Reshape"]
     for node in reshapes:
         target = constants.get(node.input[1])
-        if target is None or numpy_helper.to_array(target).reshape(-1)[:1].tolist() != [1]:
+        if target is None or to_array(target).reshape(-1)[:1].tolist() != [1]:
             return False
         if any(attribute.name == "allowzero" and attribute.i for attribute in node.attribute):
             return False
     for node in reshapes:
         target = constants[node.input[1]]
-        values = numpy_helper.to_array(target).copy()
+        values = to_array(target).copy()
         values[0] = 0  # Reshape: 0 copies the input's dimension (its batch)
-        target.CopyFrom(numpy_helper.from_array(values, target.name))
+        target.CopyFrom(from_array(values, target.name))
     for dim in batch_dims:
         dim.Clear()
         dim.dim_param = "batch"
@@ -164,30 +188,30 @@ def free_batch(model: onnx.ModelProto) -> bool:
     return True
 
 
-def _attribute(node: onnx.NodeProto, name: str, default: int) -> int:
+def _attribute(node: NodeProto, name: str, default: int) -> int:
     for attribute in node.attribute:
         if attribute.name == name:
             return int(attribute.i)
     return default
 
 
-def _padded(tensor: onnx.TensorProto, axis: int, width: int) -> None:
+def _padded(tensor: TensorProto, axis: int, width: int) -> None:
     """Append `width` zeros along `axis` of an initializer, in place."""
-    values = numpy_helper.to_array(tensor)
+    values = to_array(tensor)
     padding = [(0, 0)] * values.ndim
     padding[axis] = (0, width)
-    tensor.CopyFrom(numpy_helper.from_array(np.pad(values, padding), tensor.name))
+    tensor.CopyFrom(from_array(np.pad(values, padding), tensor.name))
 
 
 def _channel_chain(
-    start: onnx.NodeProto,
+    start: NodeProto,
     channels: int,
-    consumers: dict[str, list[onnx.NodeProto]],
-    constants: dict[str, onnx.TensorProto],
-) -> tuple[list[onnx.NodeProto], onnx.NodeProto] | None:
+    consumers: dict[str, list[NodeProto]],
+    constants: dict[str, TensorProto],
+) -> tuple[list[NodeProto], NodeProto] | None:
     """The per-channel nodes (PRelu, depthwise Conv) between `start` and the one plain Conv that
     closes its channels, each the sole reader of the one before; None for any other shape."""
-    chain: list[onnx.NodeProto] = []
+    chain: list[NodeProto] = []
     tensor = start.output[0]
     while len(consumers.get(tensor, [])) == 1:
         node = consumers[tensor][0]
@@ -209,12 +233,12 @@ def _channel_chain(
     return None
 
 
-def pad_channels(model: onnx.ModelProto) -> int:
+def pad_channels(model: ModelProto) -> int:
     """Widen closed per-channel blocks to a multiple of NCHWC_BLOCK (module docstring); returns
     how many blocks were widened."""
     graph = model.graph
     constants = _initializers(graph)
-    consumers: dict[str, list[onnx.NodeProto]] = {}
+    consumers: dict[str, list[NodeProto]] = {}
     uses: dict[str, int] = {}
     for node in graph.node:
         for name in node.input:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import onnx
 import onnxruntime as ort
 
 from gateway.vision.graph_rewrite import (
@@ -29,6 +28,7 @@ from gateway.vision.graph_rewrite import (
     pad_channels,
     prelu_as_convolutions,
 )
+from gateway.vision.onnx_proto import load_model
 
 
 def session_options(threads: int, *, tuned: bool = True) -> ort.SessionOptions:
@@ -49,7 +49,7 @@ def model_source(model_path: Path, *, batch: bool = False) -> str | bytes:
     """What a tuned session loads: the file itself, or its bytes after the rewrites that keep its
     numbers (negligible weights flushed, pruned channels padded, PRelu as NCHWc operations; with
     `batch`, a batch-1 graph freed to take a batch)."""
-    model = onnx.load(str(model_path))
+    model = load_model(model_path)
     changed = flush_negligible_weights(model) > 0
     changed = pad_channels(model) > 0 or changed
     changed = prelu_as_convolutions(model) > 0 or changed

@@ -140,6 +140,13 @@ def test_free_batch_gives_each_crop_its_own_number() -> None:
     np.testing.assert_allclose(batched, alone, rtol=0, atol=1e-5)
 
 
+def test_free_batch_refuses_an_operation_that_may_mix_the_batch() -> None:
+    model = _conv_prelu(NCHWC_BLOCK, reshape_to=[1, -1])
+    model.graph.node.insert(0, helper.make_node("Transpose", ["input"], ["t"], perm=[1, 0, 2, 3]))
+    model.graph.node[1].input[0] = "t"
+    assert not free_batch(model)
+
+
 def test_free_batch_refuses_a_reshape_it_cannot_read() -> None:
     model = _conv_prelu(NCHWC_BLOCK, reshape_to=[-1, NCHWC_BLOCK * 64])
     before = model.SerializeToString()
