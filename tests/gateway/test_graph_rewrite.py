@@ -189,3 +189,17 @@ def test_mobilefacenet_rewritten_and_batched_gives_the_same_numbers(
     batched = _run(source, crops.reshape(2, 3, 112, 112))
     assert batched.shape == (2, 512)
     np.testing.assert_allclose(batched, alone, rtol=0, atol=1e-5)
+
+
+def test_mobilefacenet_embedder_runs_the_flip_pair_in_one_call(
+    models_mirror: Path, tmp_path: Path
+) -> None:
+    from gateway.vision.embedder import EmbedderSpec, FaceEmbedder
+    from tests.modelhub.helpers import install_mobilefacenet
+
+    path = install_mobilefacenet(models_mirror, tmp_path) / "mobilefacenet_faceplugin.onnx"
+    spec = EmbedderSpec("mobilefacenet_faceplugin", "BGR", (127.5,) * 3, (128.0,) * 3)
+    tuned, previous = FaceEmbedder(path, spec), FaceEmbedder(path, spec, tuned=False)
+    assert not tuned.single_batch and previous.single_batch
+    crops = list(np.random.default_rng(5).integers(0, 256, (3, 112, 112, 3), dtype=np.uint8))
+    np.testing.assert_allclose(tuned.embed(crops), previous.embed(crops), rtol=0, atol=1e-5)
