@@ -1,7 +1,8 @@
-"""Exact graph rewrites applied in memory when a model is loaded (the verified file is unchanged).
+"""Graph rewrites that keep a model's numbers, applied in memory at load (the verified file on disk
+is unchanged). Found with onnxruntime's profiler on the development box (Intel Xeon, AVX-512).
 
 `flush_negligible_weights` sets weights below 1e-12 in magnitude to zero. MobileFaceNet carries
-~190,000 of them (1e-38 to 1e-12: channels that died in training, their weights decayed towards
+186,777 of them (1e-38 to 1e-12: channels that died in training, their weights decayed towards
 zero); their products with activations are denormal floats, which Intel CPUs compute on a slow
 microcode path, through every layer after (measured: 20,000 denormal activations per crop, the
 crop 3x slower). A weight of 1e-12 times any activation these models produce (well below 1e4)
@@ -29,7 +30,8 @@ depthwise Conv -> PRelu -> Conv 1x1 over 13, 26, 52, 77, 103, 231 or 308 channel
 multiple of the block with zero weights, so those convolutions run in NCHWc and their PRelu can be
 rewritten too. The added channels hold exact zeros and the closing convolution gives them zero
 weights: only the order in which the NCHWc kernels sum their terms differs from the plain ones
-(liveness scores within 1e-6, tested).
+(logits within 1.3e-6 of the file's, liveness scores within 4.3e-7 on 300 LFW faces; tested at
+1e-5).
 
 `free_batch` lets a graph exported with a fixed batch of 1 (MobileFaceNet's final Reshape to
 [1, -1]) take a batch, so a face and its mirror image run in one call: every Reshape target that
