@@ -14,7 +14,8 @@ denormal activations at load (graph_rewrite), where it is deterministic and loca
 Tuned sessions also run the model with in-memory graph rewrites that keep its numbers
 (vision.graph_rewrite): negligible weights flushed (no denormal activations); on x86-64, pruned
 channels padded and PRelu expressed so onnxruntime keeps them in its NCHWc layout; and, when the
-caller asks for it, a batch-1 graph freed to take a batch. The verified file on disk is never changed.
+caller asks for it, a batch-1 graph freed to take a batch. The verified file on disk is never
+changed.
 """
 
 from __future__ import annotations
