@@ -52,10 +52,12 @@ class FaceEmbedder:
     ) -> None:
         self.spec = spec
         self.flip_average = flip_average
-        self.session = open_session(model_path, threads, tuned=tuned)
+        # Tuned, a graph exported with a fixed batch of 1 is freed to take the face and its mirror
+        # image in one run (gateway.vision.graph_rewrite.free_batch), where its graph allows it.
+        self.session = open_session(model_path, threads, tuned=tuned, batch=tuned)
         self.input_name = self.session.get_inputs()[0].name
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
-        # A graph exported with a fixed batch of 1 (MobileFaceNet, SFace) is run one crop at a time.
+        # A graph still fixed to a batch of 1 is run one crop at a time.
         self.single_batch = self.session.get_inputs()[0].shape[0] == 1
         self._mean = np.asarray(spec.mean, np.float32).reshape(1, 3, 1, 1)
         self._std = np.asarray(spec.std, np.float32).reshape(1, 3, 1, 1)

@@ -7,15 +7,35 @@ the core the other model needs).
 
 Denormals are NOT flushed by onnxruntime (`session.set_denormal_as_zero`): that option sets the
 FTZ/DAZ flags of the thread creating the session, i.e. for all of numpy in that thread afterwards
-(it made mobilefacenet_convert see no denormal weights and build the wrong bytes). The weights
-are flushed at conversion instead (mobilefacenet_convert), where it is deterministic and local.
+(it made mobilefacenet_convert see no denormal weights and build the wrong bytes). Denormal weights
+are flushed at conversion instead (mobilefacenet_convert), and the negligible weights that make
+denormal activations at load (graph_rewrite), where it is deterministic and local to the model.
+
+Tuned sessions also run the model with in-memory graph rewrites that keep its numbers
+(vision.graph_rewrite): negligible weights flushed (no denormal activations); on x86-64, pruned
+channels padded and PRelu expressed so onnxruntime keeps them in its NCHWc layout; and, when the
+caller asks for it, a batch-1 graph freed to take a batch. The verified file on disk is never
+changed.
 """
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import onnxruntime as ort
+
+from gateway.vision.graph_rewrite import (
+    flush_negligible_weights,
+    free_batch,
+    pad_channels,
+    prelu_as_convolutions,
+)
+from gateway.vision.onnx_proto import load_model
+
+# onnxruntime has NCHWc kernels only on x86-64 (AVX2 / AVX-512): elsewhere the NCHWc rewrites
+# would only add operations.
+NCHWC_CPU = platform.machine().lower() in {"x86_64", "amd64"}
 
 
 def session_options(threads: int, *, tuned: bool = True) -> ort.SessionOptions:
@@ -32,10 +52,29 @@ def session_options(threads: int, *, tuned: bool = True) -> ort.SessionOptions:
     return options
 
 
-def open_session(model_path: Path, threads: int = 2, *, tuned: bool = True) -> ort.InferenceSession:
-    """An InferenceSession on the CPU with `threads` intra-op threads and quiet logging."""
+def model_source(model_path: Path, *, batch: bool = False) -> str | bytes:
+    """What a tuned session loads: the file itself, or its bytes after the rewrites that keep its
+    numbers (negligible weights flushed; on x86-64, pruned channels padded and PRelu as NCHWc
+    operations; with
+    `batch`, a batch-1 graph freed to take a batch)."""
+    model = load_model(model_path)
+    changed = flush_negligible_weights(model) > 0
+    if NCHWC_CPU:
+        changed = pad_channels(model) > 0 or changed
+        changed = prelu_as_convolutions(model) > 0 or changed
+    if batch:
+        changed = free_batch(model) or changed
+    return model.SerializeToString() if changed else str(model_path)
+
+
+def open_session(
+    model_path: Path, threads: int = 2, *, tuned: bool = True, batch: bool = False
+) -> ort.InferenceSession:
+    """An InferenceSession on the CPU with `threads` intra-op threads and quiet logging; tuned,
+    it runs the rewritten graph (`model_source`), untuned the file exactly as before."""
+    source = model_source(model_path, batch=batch) if tuned else str(model_path)
     return ort.InferenceSession(
-        str(model_path),
+        source,
         sess_options=session_options(threads, tuned=tuned),
         providers=["CPUExecutionProvider"],
     )
