@@ -33,6 +33,17 @@ def test_quick_bench_reports_every_figure(models_mirror: Path, faces_dir: Path) 
     versus = report["vs_opencv"]
     assert versus["ratio_p50"] > 0
     assert versus["same_face_count_frames"] == versus["frames"]
+    # every comparison is measured in the same run, with the load it ran under
+    previous = report["vs_previous"]
+    for wiring in ("current", "previous"):
+        assert previous[wiring]["one_face_pipeline"]["p50"] > 0
+    ratios = previous["ratio_p50"]
+    assert set(ratios) >= {"one_face_pipeline", "detect", "embed", "liveness"}
+    assert ratios["one_face_pipeline"] == pytest.approx(
+        previous["current"]["one_face_pipeline"]["p50"]
+        / previous["previous"]["one_face_pipeline"]["p50"]
+    )
+    assert report["load_average_1min"] >= 0 and report["load_average_1min_end"] >= 0
 
 
 def test_missing_faces_folder_is_a_clear_error(tmp_path: Path) -> None:
