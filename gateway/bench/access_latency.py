@@ -82,8 +82,10 @@ def _camera_folder(frames: list[Path], passes: int, folder: Path) -> None:
 
 
 def measure_grant_latency(
-    faces: Path, models: Path | None, passes: int, fps: float, workdir: Path
+    faces: Path, models: dict[str, Any], passes: int, fps: float, workdir: Path
 ) -> dict[str, Any]:
+    """Grant latency of the running service on a synthetic stream; `models` is the config's
+    [models] table (dir, pack, accepted licences; empty: the defaults)."""
     from gateway.demo import enrol_folder
     from gateway.runtime.service import AccessService
 
@@ -100,8 +102,8 @@ def measure_grant_latency(
         "store": scratch_store(workdir),
         "camera": {"source": str(camera), "kind": "folder", "paced": True, "folder_fps": fps},
     }
-    if models is not None:
-        data["models"] = {"dir": str(models)}
+    if models:
+        data["models"] = models
     config = parse_config(data)
     enrol_folder(config, workdir / "enrol")
     grants: list[float] = []
@@ -230,7 +232,8 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2) if args.json else format_clips(report))
         return 0
     with tempfile.TemporaryDirectory(prefix="menwei-bench-") as tmp:
-        report = measure_grant_latency(_faces(args), args.models, args.passes, args.fps, Path(tmp))
+        models = _models_table(args).get("models", {})
+        report = measure_grant_latency(_faces(args), models, args.passes, args.fps, Path(tmp))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

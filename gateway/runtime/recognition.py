@@ -7,6 +7,7 @@ the models.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,10 +27,20 @@ class LoadedRecognition:
 
 RecognitionLoader = Callable[[GatewayConfig], LoadedRecognition]
 
+LOG = logging.getLogger(__name__)
+
 
 def load_onnx_recognition(config: GatewayConfig) -> LoadedRecognition:
     pipeline, models = load_pipeline(config)
     resident, watch = effective_thresholds(models, config.vision)
+    if resident >= 1.0:
+        LOG.warning(
+            "model pack %r grants nobody by face (resident threshold %.3f: no threshold keeps its "
+            "strangers out with the calibration margin); cards, PINs and visitor codes work as "
+            "usual. For face, accept the 'mobilefacenet' pack (README, 'Recognition')",
+            config.models.pack,
+            resident,
+        )
     return LoadedRecognition(
         pipeline, resident, watch, models.small_gallery_threshold, models.fusion_agreement
     )

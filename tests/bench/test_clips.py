@@ -13,6 +13,7 @@ from gateway.bench.cli import previous_wiring
 from gateway.bench.clip_replay import versus_previous
 from gateway.config import parse_config
 from gateway.vision.factory import load_pipeline
+from tests.runtime.conftest import DEFAULT_PACK_SITE_MATCH
 
 
 def _clip(frames: int, fps: float, tmp_path: Path, *, expect: bool = True) -> clips.Clip:
@@ -48,7 +49,8 @@ def test_latencies_are_measured_from_the_first_face_frame_on_the_pacing_clock(
 def test_demo_clip_is_timed_to_the_relay_and_the_replay_never_opens(
     models_mirror: Path, faces_dir: Path, tmp_path: Path
 ) -> None:
-    base = {"models": {"dir": str(models_mirror)}}
+    # the default pack grants nobody by face (threshold 1.000): timed as a site that set 0.994
+    base = {"models": {"dir": str(models_mirror)}, "vision": {"match": DEFAULT_PACK_SITE_MATCH}}
     config = parse_config({**base, "provisioning": {"enabled": False}}, environ={})
     demo = clips.demo_clip(config, tmp_path / "prepare")
     # the first 3 s (one face): enough for a grant, and cheap

@@ -17,6 +17,7 @@ from gateway.store.store import open_store
 from gateway.store.visitor_codes import issue_visitor_code
 from gateway.vision.pipeline import FacePipeline
 from tests.runtime.conftest import (
+    DEFAULT_PACK_SITE_MATCH,
     LIVE,
     MOBILEFACENET_LICENCE,
     SCREEN,
@@ -28,6 +29,7 @@ from tests.runtime.conftest import (
 )
 
 RunService = Callable[..., Running]
+FACE_SITE = {"match": DEFAULT_PACK_SITE_MATCH}  # see tests/runtime/conftest.py
 
 
 def _events(config_url_owner: Running) -> list[AccessEvent]:
@@ -52,7 +54,7 @@ def test_resident_granted_by_face_and_event_in_outbox(
     run_service: RunService,
 ) -> None:
     camera = copy_frames(faces_dir, LIVE, "lestari15__real_*.jpg", tmp_path / "cam", skip=1)
-    config = make_config(tmp_path, models_mirror, camera)
+    config = make_config(tmp_path, models_mirror, camera, vision=FACE_SITE)
     enrolment = resident_frames(faces_dir)[0]
     person_id = enrol(config, e2e_pipeline, enrolment, external_id="lestari")
     running = run_service(config)
@@ -110,7 +112,7 @@ def test_stranger_is_never_granted(
     run_service: RunService,
 ) -> None:
     camera = copy_frames(faces_dir, "antispoof/nuaa_raw/live", "0001_*.jpg", tmp_path / "cam")
-    config = make_config(tmp_path, models_mirror, camera)
+    config = make_config(tmp_path, models_mirror, camera, vision=FACE_SITE)
     enrolment = resident_frames(faces_dir)[0]
     enrol(config, e2e_pipeline, enrolment, external_id="lestari")
     running = run_service(config)
@@ -236,7 +238,7 @@ def test_restart_recovers_events_and_gallery(
     run_service: RunService,
 ) -> None:
     camera = copy_frames(faces_dir, LIVE, "lestari15__real_*.jpg", tmp_path / "cam", skip=1)
-    config = make_config(tmp_path, models_mirror, camera)
+    config = make_config(tmp_path, models_mirror, camera, vision=FACE_SITE)
     enrolment = resident_frames(faces_dir)[0]
     enrol(config, e2e_pipeline, enrolment, external_id="lestari")
     first = run_service(config)
@@ -320,7 +322,7 @@ def test_a_second_person_on_one_grant_raises_a_tailgating_alert(
         tmp_path,
         models_mirror,
         camera,
-        vision={"detector": {"input_max_side": 960}},
+        vision={"detector": {"input_max_side": 960}, **FACE_SITE},
         camera={"loop": True},
     )
     enrol(config, e2e_pipeline, resident[0], external_id="lestari")
@@ -342,7 +344,7 @@ def test_watch_list_face_and_forced_door_raise_alerts(
     from gateway.vision.image_io import read_image
 
     camera = copy_frames(faces_dir, LIVE, "lestari15__real_*.jpg", tmp_path / "cam", skip=1)
-    config = make_config(tmp_path, models_mirror, camera)
+    config = make_config(tmp_path, models_mirror, camera, vision=FACE_SITE)
     enrol(
         config,
         e2e_pipeline,

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.vision.pipeline import FacePipeline
 from tests.runtime.conftest import (
+    DEFAULT_PACK_SITE_MATCH,
     LIVE,
     Running,
     copy_frames,
@@ -93,6 +94,7 @@ def test_soak_memory_fds_and_latency_stay_bounded(
         models_mirror,
         camera,
         camera={"loop": True, "folder_fps": 10.0},
+        vision={"match": DEFAULT_PACK_SITE_MATCH},  # see tests/runtime/conftest.py
         station=link.model_dump(mode="json"),
         site={"id": SITE, "gateway_id": GATEWAY},
     )
