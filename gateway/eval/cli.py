@@ -74,7 +74,7 @@ def _identify(args: argparse.Namespace) -> int:
     for alias in merged:
         print(f"known alias merged: {alias.describe()}", file=sys.stderr)
     root = require_dir(args.root or faces, "image root")
-    context = load_context(args.config)
+    context = load_context(args.config, pack=args.pack)
     report = run_identify(
         context,
         images,
@@ -83,6 +83,7 @@ def _identify(args: argparse.Namespace) -> int:
         cache=args.embeddings_cache,
         templates_per_person=args.templates,
         visit_frames=args.visit,
+        gated=not args.ungated,
     )
     _emit(report.to_json(), format_identify(report), args.json)
     return 0
@@ -179,6 +180,14 @@ def register(subparsers: Any) -> None:
             help="reuse/extend embeddings in this .npz (keyed by model and settings)",
         )
 
+    def ungated(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--ungated",
+            action="store_true",
+            help="score every face (no door quality gate; templates the first photos whatever "
+            "their quality), the protocol before the door replay, for comparison",
+        )
+
     verify = commands.add_parser("verify", help="1:1 verification on a pairs CSV (LFW protocol)")
     verify.add_argument("--pairs", type=Path, required=True, help="CSV fold,same,path1,path2")
     verify.add_argument("--root", type=Path, required=True, help="folder the paths are under")
@@ -204,14 +213,17 @@ def register(subparsers: Any) -> None:
         "--threshold",
         type=float,
         default=None,
-        help="similarity threshold for the decision-rule replay "
+        help="resident similarity threshold for the decision-rule replay, the rest of the "
+        "runtime's rule kept (the pack's fusion agreement and small-gallery threshold) "
         "(default: the configured/calibrated one, else the FPIR 1%% one)",
     )
+    identify.add_argument("--pack", default=None, help="model pack (default: the config's)")
     identify.add_argument(
         "--templates",
         type=_positive_int,
         default=1,
-        help="gallery templates per enrolled person (first K images, leaving one probe)",
+        help="gallery templates per enrolled person (the first K photos enrolment accepts, "
+        "leaving one probe; with --ungated the first K whatever their quality)",
     )
     identify.add_argument(
         "--visit",
@@ -221,6 +233,7 @@ def register(subparsers: Any) -> None:
         help="also replay per visit: each track N frames from different images of one person "
         "(never a template), through the runtime's decision rule",
     )
+    ungated(identify)
     common(identify)
     cached(identify)
     identify.set_defaults(func=_guarded(_identify))
@@ -261,12 +274,7 @@ def register(subparsers: Any) -> None:
     calibrate.add_argument(
         "--top", type=_positive_int, default=10, help="top impostor pairs listed per set"
     )
-    calibrate.add_argument(
-        "--ungated",
-        action="store_true",
-        help="score every face (no door quality gate; templates the first photos whatever their "
-        "quality), the protocol before the door replay, for comparison",
-    )
+    ungated(calibrate)
     common(calibrate)
     cached(calibrate)
     calibrate.set_defaults(func=_guarded(_calibrate))

@@ -9,13 +9,19 @@ never-enrolled person is a non-mated probe, so K does not change the non-mated s
 without a usable face is a failed search: a miss for a mated probe, a correct rejection for a
 non-mated one (both counted).
 
-Replaying the door (`gated`, the default of `menwei eval calibrate`): the templates are the first
+Replaying the door (`gated`, the default of `menwei eval identify` and `calibrate`; `--ungated`
+keeps the earlier protocol, every face scored): the templates are the first
 K photos of a person that enrolment accepts (`EmbeddedImages.enrolment_photo`: one face passing
 the quality gate), as staff take another photo when one is refused; a person with fewer such
 photos is enrolled with what passed (`IdentifySplit.short_of_templates` names them; with none at
 all, every visit of theirs is a miss). Probes are all their other images, and the door judges
-only those whose face passes its gate (`gateway.eval.visits`). The sides (enrolled or not) do
-not depend on the gate, so gated and ungated figures cover the same people.
+only those whose face passes its gate (`gateway.eval.visits`); in the single-search figures
+(FNIR@FPIR, rank 1) a probe failing the gate is a failed search, like one without a face. The
+sides (enrolled or not) do not depend on the gate, so gated and ungated figures cover the same
+people and the same non-mated probes.
+
+The rule replayed is the runtime's (`rule_from_config` with the pack's small-gallery threshold and
+fusion agreement); `--threshold` replaces only the resident threshold in it.
 
 The decision rule is replayed per image (each probe a track of `agree` identical frames) and, with
 `visit_frames` N, per visit (each track N frames from different images of one person; see
@@ -44,11 +50,13 @@ from gateway.eval.visits import (
     FrameSearch,
     ReplayFigures,
     describe,
+    door_vectors,
     format_figures,
     replay,
 )
 from gateway.gallery import Gallery
 from gateway.vision.decision import DecisionRule
+from gateway.vision.embedder import Vector
 from gateway.vision.factory import UncalibratedModelError, effective_thresholds
 from gateway.vision.recogniser import rule_from_config
 
@@ -133,6 +141,8 @@ class IdentifyReport:
     per_visit: ReplayFigures | None
     template_no_face: int
     probe_no_face: int
+    gated: bool = True  # the door's quality gate and enrolment check replayed
+    probe_gate_failed: int = 0  # probes with a face that fails the door's gate
 
     @property
     def rank1(self) -> float:
@@ -153,6 +163,12 @@ class IdentifyReport:
             "non_mated_probes": len(self.split.non_mated),
             "template_no_face": self.template_no_face,
             "probe_no_face": self.probe_no_face,
+            "gated": self.gated,
+            "probe_gate_failed": self.probe_gate_failed,
+            "people_short_of_templates": len(self.split.short_of_templates),
+            "people_without_template": sum(
+                count == 0 for _, count in self.split.short_of_templates
+            ),
             "rank1_accuracy": self.rank1,
             "fnir_at_fpir_1e-2": self.points[1e-2].fnir,
             "fnir_at_fpir_1e-3": self.points[1e-3].fnir,
@@ -168,6 +184,7 @@ class IdentifyReport:
                 "similarity_threshold": self.rule.similarity_threshold,
                 "small_gallery_threshold": self.rule.small_gallery_threshold,
                 "small_gallery_identities": self.rule.small_gallery_identities,
+                "fusion_agreement": self.rule.agreement_threshold,
                 "threshold_source": self.threshold_source,
                 "min_margin": self.rule.min_margin,
                 "window": self.rule.window,
@@ -186,13 +203,13 @@ class IdentifyReport:
 
 
 def search_probes(
-    gallery: Gallery, split: IdentifySplit, embedded: EmbeddedImages
+    gallery: Gallery, split: IdentifySplit, vectors: dict[str, Vector]
 ) -> list[ProbeResult]:
-    """Top-1 gallery answer for every probe."""
+    """Top-1 gallery answer for every probe (a probe absent from `vectors`: a failed search)."""
     results = []
     for probes, enrolled in ((split.mated, True), (split.non_mated, False)):
         for probe in probes:
-            vector = embedded.vectors.get(probe.path)
+            vector = vectors.get(probe.path)
             match = gallery.search(vector) if vector is not None else None
             if match is None:
                 results.append(ProbeResult(probe.label, enrolled, None, NO_FACE_SCORE, 0.0))
@@ -237,16 +254,19 @@ def build_gallery(
     return gallery, no_face
 
 
-def replay_rule(context: EvalContext, value: float, source: str) -> DecisionRule:
-    """The rule to replay: exactly the runtime's (small-gallery guard included) for the
-    configured threshold, else the given threshold with the configured margin and K of N."""
-    vision = context.config.vision
-    if source == "config":
-        models = context.models
-        return rule_from_config(
-            vision, value, models.small_gallery_threshold, models.fusion_agreement
-        )
-    return DecisionRule(value, vision.match.min_margin, vision.tracker.window, vision.tracker.agree)
+def replay_rule(context: EvalContext, threshold: float) -> DecisionRule:
+    """The runtime's rule with `threshold` as the resident threshold: margin and K of N from the
+    config, small-gallery threshold and fusion agreement from the pack, whatever the threshold's
+    source (a NaN agreement fuses at the threshold, as at the door)."""
+    models = context.models
+    return rule_from_config(
+        context.config.vision, threshold, models.small_gallery_threshold, models.fusion_agreement
+    )
+
+
+def _require_every_side(split: IdentifySplit) -> None:
+    if not split.templates or not split.mated or not split.non_mated:
+        raise DatasetError("the identities CSV gives no enrolled, mated or non-mated probes")
 
 
 def run_identify(
@@ -257,17 +277,22 @@ def run_identify(
     cache: Path | None = None,
     templates_per_person: int = 1,
     visit_frames: int | None = None,
+    gated: bool = True,
 ) -> IdentifyReport:
-    """Embed, enrol, search every probe, compute FNIR@FPIR and replay the decision rule."""
+    """Embed, enrol, search every probe, compute FNIR@FPIR and replay the decision rule; `gated`
+    replays the door's quality gate and enrolment check (see the module docstring)."""
     pipeline = context.pipeline
-    split = split_identities(images, templates_per_person)
-    if not split.templates or not split.mated or not split.non_mated:
-        raise DatasetError("the identities CSV gives no enrolled, mated or non-mated probes")
+    _require_every_side(split_identities(images))  # the sides do not depend on the gate
     embedded = embed_with_cache(pipeline, root, [image.path for image in images], cache)
+    split = split_identities(
+        images, templates_per_person, embedded.enrolment_photo if gated else None
+    )
+    _require_every_side(split)  # gated: enrolment may have refused every photo
     gallery, template_no_face = build_gallery(
         pipeline.model_id, pipeline.embedder.dimension, split.templates, embedded
     )
-    results = search_probes(gallery, split, embedded)
+    door_frames = door_vectors(embedded, gated)
+    results = search_probes(gallery, split, door_frames)
     mated = [r for r in results if r.enrolled]
     non_mated_scores = np.asarray([r.score for r in results if not r.enrolled])
     mated_scores = [r.score for r in mated]
@@ -277,12 +302,14 @@ def run_identify(
         for fpir in FPIR_TARGETS
     }
     value, source = decision_threshold(context, threshold, points[1e-2])
-    rule = replay_rule(context, value, source)
-    search = FrameSearch(gallery, embedded.vectors)
+    rule = replay_rule(context, value)
+    search = FrameSearch(gallery, door_frames)
     per_image = replay(PER_IMAGE, rule.agree, split.mated, split.non_mated, search, rule)
     per_visit = None
     if visit_frames is not None:
-        per_visit = replay(PER_VISIT, visit_frames, split.mated, split.non_mated, search, rule)
+        per_visit = replay(
+            PER_VISIT, visit_frames, split.mated, split.non_mated, search, rule, gated
+        )
     probe_paths = {p.path for p in (*split.mated, *split.non_mated)}
     return IdentifyReport(
         model_id=pipeline.model_id,
@@ -296,6 +323,10 @@ def run_identify(
         per_visit=per_visit,
         template_no_face=template_no_face,
         probe_no_face=sum(path in embedded.failures for path in probe_paths),
+        gated=gated,
+        probe_gate_failed=sum(
+            path in embedded.vectors and not embedded.door_frame(path) for path in probe_paths
+        ),
     )
 
 
@@ -308,6 +339,14 @@ def format_identify(report: IdentifyReport) -> str:
         f"({data['templates']} templates), "
         f"{data['mated_probes']} mated probes, {data['non_mated_probes']} non-mated probes "
         f"(no face: {data['template_no_face']} templates, {data['probe_no_face']} probes)",
+        (
+            f"door replay: {data['probe_gate_failed']} probes fail the quality gate (never "
+            f"judged), {data['people_short_of_templates']} people short of templates as "
+            f"enrolment refuses photos ({data['people_without_template']} with none)"
+            if report.gated
+            else f"ungated: every face scored, gate or not ({data['probe_gate_failed']} probes "
+            "fail the door's quality gate)"
+        ),
         f"rank-1 accuracy {data['rank1_accuracy']:.4f}",
     ]
     for fpir, point in report.points.items():
@@ -323,7 +362,8 @@ def format_identify(report: IdentifyReport) -> str:
     lines.append(
         f"decision rule replay (threshold {rule['similarity_threshold']:.4f} from "
         f"{rule['threshold_source']}, small gallery {rule['small_gallery_threshold']:.4f} below "
-        f"{rule['small_gallery_identities']} others, margin {rule['min_margin']}, "
+        f"{rule['small_gallery_identities']} others, fusion agreement "
+        f"{rule['fusion_agreement']:.4f}, margin {rule['min_margin']}, "
         f"{rule['agree']} of {rule['window']}, frames live; single searches at this threshold: "
         f"FPIR {rule['fpir_at_threshold']:.4f}, FNIR {rule['fnir_at_threshold']:.4f})"
     )

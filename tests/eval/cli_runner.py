@@ -1,8 +1,10 @@
-"""Run `menwei ...` in-process with the shared model mirror and capture its JSON output."""
+"""Run `menwei ...` in-process with the shared model mirror and capture its JSON output; the
+identities subset the `eval identify` CLI tests run on."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 from pathlib import Path
@@ -29,3 +31,17 @@ def run_json(args: list[str], models_dir: Path) -> dict[str, Any]:
     assert code == 0, err
     data: dict[str, Any] = json.loads(out)
     return data
+
+
+def write_identities_subset(faces_dir: Path, dest: Path, people: int) -> Path:
+    """An identities CSV at `dest` holding the shared LFW rows of the first `people` labels."""
+    with (faces_dir / "lfw" / "identities.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    keep = set(sorted({row["label"] for row in rows})[:people])
+    with dest.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "label"])
+        writer.writeheader()
+        writer.writerows(
+            {"path": r["path"], "label": r["label"]} for r in rows if r["label"] in keep
+        )
+    return dest

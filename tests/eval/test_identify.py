@@ -3,7 +3,6 @@ of the LFW identities with the real models."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from gateway.eval.identify import is_enrolled, split_identities
 from gateway.eval.visits import PER_IMAGE, FrameSearch, replay
 from gateway.gallery import Gallery
 from gateway.vision.decision import DecisionRule
-from tests.eval.cli_runner import run_json
+from tests.eval.cli_runner import run_json, write_identities_subset
 
 SUBSET_PEOPLE = 60
 
@@ -73,16 +72,7 @@ def _unit(weight_on_first: float) -> np.ndarray:
 @pytest.mark.shared
 @pytest.mark.slow
 def test_identify_cli_on_a_subset(models_mirror: Path, faces_dir: Path, tmp_path: Path) -> None:
-    with (faces_dir / "lfw" / "identities.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    keep = set(sorted({row["label"] for row in rows})[:SUBSET_PEOPLE])
-    subset = tmp_path / "identities.csv"
-    with subset.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["path", "label"])
-        writer.writeheader()
-        writer.writerows(
-            {"path": r["path"], "label": r["label"]} for r in rows if r["label"] in keep
-        )
+    subset = write_identities_subset(faces_dir, tmp_path / "identities.csv", SUBSET_PEOPLE)
     common = [
         "eval",
         "identify",
