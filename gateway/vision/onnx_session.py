@@ -55,8 +55,7 @@ def session_options(threads: int, *, tuned: bool = True) -> ort.SessionOptions:
 def model_source(model_path: Path, *, batch: bool = False) -> str | bytes:
     """What a tuned session loads: the file itself, or its bytes after the rewrites that keep its
     numbers (negligible weights flushed; on x86-64, pruned channels padded and PRelu as NCHWc
-    operations; with
-    `batch`, a batch-1 graph freed to take a batch)."""
+    operations; with `batch`, a batch-1 graph freed to take a batch)."""
     model = load_model(model_path)
     changed = flush_negligible_weights(model) > 0
     if NCHWC_CPU:
