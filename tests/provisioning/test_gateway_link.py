@@ -17,7 +17,13 @@ from gateway.config.staff_page import ProvisioningConfig
 from provisioning.config_file import config_saver
 from provisioning.gateway_link import serve_beside
 from tests.provisioning.conftest import ADMIN, csrf
-from tests.runtime.conftest import LIVE, Running, copy_frames, make_config
+from tests.runtime.conftest import (
+    DEFAULT_PACK_SITE_MATCH,
+    LIVE,
+    Running,
+    copy_frames,
+    make_config,
+)
 from tests.runtime.conftest import run_service as run_service  # the fixture
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
@@ -38,7 +44,13 @@ def test_enrolled_on_the_page_then_granted_by_the_running_door(
 ) -> None:
     frames = sorted((faces_dir / LIVE).glob("lestari15__real_*.jpg"))
     camera = copy_frames(faces_dir, LIVE, "lestari15__real_*.jpg", tmp_path / "cam", skip=1)
-    config = make_config(tmp_path, models_mirror, camera, camera={"loop": True})
+    config = make_config(
+        tmp_path,
+        models_mirror,
+        camera,
+        camera={"loop": True},
+        vision={"match": DEFAULT_PACK_SITE_MATCH},  # see tests/runtime/conftest.py
+    )
     running = run_service(config)
     toml_path = tmp_path / "menwei.toml"
     settings = ProvisioningConfig(

@@ -50,9 +50,15 @@ def empty_camera(folder: Path) -> Path:
 # The default pack ships with threshold 1.000: no cosine keeps its East-Asian strangers out with
 # the calibration's margin, so it grants nobody by face (gateway/models/manifest.toml). Tests of the
 # runtime's face path with that pack run as a site that set the earlier calibration, 0.994 (0
-# strangers on every development set; margin 0.0136, short of the procedure's 0.020): they test the
-# pipeline, the policy and the door, not the threshold (tests/eval does that).
-DEFAULT_PACK_SITE_MATCH = {"similarity_threshold": 0.994, "watchlist_threshold": 0.994}
+# strangers on every development set; margin 0.0136, short of the procedure's 0.020), with the
+# small-gallery rule off (the pack's small-gallery threshold stays 1.000, so with it on a gallery
+# of few people would still grant nobody): they test the pipeline, the policy and the door, not
+# the threshold (tests/eval does that).
+DEFAULT_PACK_SITE_MATCH = {
+    "similarity_threshold": 0.994,
+    "watchlist_threshold": 0.994,
+    "small_gallery_identities": 0,
+}
 
 
 def make_config(tmp_path: Path, models_dir: Path, camera_dir: Path, **extra: Any) -> GatewayConfig:

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.config import parse_config
 from gateway.runtime.recognition import load_onnx_recognition
+from gateway.vision.recogniser import rule_from_config
 from tests.runtime.conftest import DEFAULT_PACK_SITE_MATCH
 
 pytestmark = pytest.mark.shared
@@ -37,3 +38,12 @@ def test_a_site_threshold_turns_face_on_without_the_warning(
         loaded = load_onnx_recognition(config)
     assert loaded.resident_threshold == pytest.approx(0.994)
     assert "grants nobody" not in caplog.text
+    # the rule the door applies, small galleries included (the pack's small-gallery threshold
+    # stays 1.000, so the site turns that rule off as well)
+    rule = rule_from_config(
+        config.vision,
+        loaded.resident_threshold,
+        loaded.small_gallery_threshold,
+        loaded.fusion_agreement,
+    )
+    assert rule.threshold_for(competitors=0) == pytest.approx(0.994)
