@@ -31,7 +31,7 @@ from gateway.store.people import add_person
 from gateway.store.places import add_unit
 from gateway.store.schema_credentials import FaceTemplate
 from gateway.store.schema_people import Door, Person
-from gateway.store.store import open_store
+from gateway.store.store import Store, open_store
 from gateway.vision.detector import Detection
 from gateway.vision.image_io import BGRImage
 from gateway.vision.liveness import LivenessResult
@@ -80,26 +80,35 @@ def _config(tmp_path: Path) -> GatewayConfig:
     )
 
 
+def _add_resident(
+    store: Store, door_id: int, room: str, external_id: str, card: int, face: np.ndarray
+) -> int:
+    """An owner in a new unit of the door's building, with a card, consent and one template."""
+    with store.sessions.writing() as session:
+        door = session.get(Door, door_id)
+        assert door is not None
+        unit = add_unit(session, door.building_id, room[0], room)
+        now = datetime.now(UTC)
+        person = add_person(
+            session,
+            external_id=external_id,
+            display_name=external_id,
+            role=Role.OWNER,
+            unit_id=unit.id,
+            valid_from=now - timedelta(days=1),
+        )
+        add_card(session, person.id, 12, card)
+        record_consent(session, person.id, taken_by="t", text_version="v1", taken_at=now)
+        store_face_template(session, store.cipher, person.id, face, MODEL)
+        return person.id
+
+
 def _enrol_resident(config: GatewayConfig) -> int:
     store = open_store(config.store)
     try:
         with store.sessions.writing() as session:
-            door = session.get(Door, ensure_door(session, config.site))
-            assert door is not None
-            unit = add_unit(session, door.building_id, "1", "101")
-            now = datetime.now(UTC)
-            person = add_person(
-                session,
-                external_id="R-1",
-                display_name="resident",
-                role=Role.OWNER,
-                unit_id=unit.id,
-                valid_from=now - timedelta(days=1),
-            )
-            add_card(session, person.id, 12, 3456)
-            record_consent(session, person.id, taken_by="t", text_version="v1", taken_at=now)
-            store_face_template(session, store.cipher, person.id, RESIDENT, MODEL)
-            return person.id
+            door_id = ensure_door(session, config.site)
+        return _add_resident(store, door_id, "101", "R-1", 3456, RESIDENT)
     finally:
         store.close()
 
@@ -175,23 +184,7 @@ def test_people_synced_from_the_station_get_the_confusable_check(
     to face + card/PIN by the hook the station link calls after every people delta."""
     running, resident_id = gateway
     app = running.service.application
-    with app.store.sessions.writing() as session:
-        door = session.get(Door, app.door_id)
-        assert door is not None
-        unit = add_unit(session, door.building_id, "2", "201")
-        now = datetime.now(UTC)
-        twin = add_person(
-            session,
-            external_id="R-2",
-            display_name="twin",
-            role=Role.OWNER,
-            unit_id=unit.id,
-            valid_from=now - timedelta(days=1),
-        )
-        add_card(session, twin.id, 12, 3457)
-        record_consent(session, twin.id, taken_by="t", text_version="v1", taken_at=now)
-        store_face_template(session, app.store.cipher, twin.id, RESIDENT, MODEL)
-        twin_id = twin.id
+    twin_id = _add_resident(app.store, app.door_id, "201", "R-2", 3457, RESIDENT)
     after_people_sync(app)
     with app.store.sessions.reading() as session:
         flags = {
