@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from firmware_bridge.backends.sim import SimDoorIO
@@ -22,7 +23,7 @@ from gateway.store.credentials import add_card, record_consent, store_face_templ
 from gateway.store.people import add_person
 from gateway.store.places import add_unit
 from gateway.store.schema_people import Door
-from gateway.store.store import open_store
+from gateway.store.store import Store, open_store
 from gateway.vision.factory import build_pipeline, models_from_pack
 from gateway.vision.image_io import read_image
 from gateway.vision.pipeline import FacePipeline
@@ -123,6 +124,56 @@ def copy_frames(faces_dir: Path, folder: str, pattern: str, dest: Path, skip: in
     return dest
 
 
+def add_resident(
+    store: Store,
+    door_id: int,
+    external_id: str,
+    templates: list[tuple[np.ndarray, str]],
+    *,
+    role: Role = Role.OWNER,
+    valid_until: datetime | None = None,
+    card: tuple[int, int] | None = (12, 3456),
+) -> int:
+    """Person in a unit of their own in the door's building, with consent, an optional card and
+    the given (vector, model id) templates, as the staff page would store them."""
+    with store.sessions.writing() as session:
+        door = session.get(Door, door_id)
+        assert door is not None
+        unit = add_unit(session, door.building_id, "1", f"{external_id}-101")
+        now = datetime.now(UTC)
+        person = add_person(
+            session,
+            external_id=external_id,
+            display_name=external_id,
+            role=role,
+            unit_id=unit.id,
+            valid_from=now - timedelta(days=1),
+            valid_until=valid_until,
+        )
+        if card is not None:
+            add_card(session, person.id, *card)
+        record_consent(session, person.id, taken_by="test-staff", text_version="v1", taken_at=now)
+        for vector, model_id in templates:
+            store_face_template(session, store.cipher, person.id, vector, model_id)
+        return person.id
+
+
+def enrol_templates(
+    config: GatewayConfig,
+    external_id: str,
+    templates: list[tuple[np.ndarray, str]],
+    **person: Any,
+) -> int:
+    """`add_resident` in the config's store, at the config's door."""
+    store = open_store(config.store)
+    try:
+        with store.sessions.writing() as session:
+            door_id = ensure_door(session, config.site)
+        return add_resident(store, door_id, external_id, templates, **person)
+    finally:
+        store.close()
+
+
 def enrol(
     config: GatewayConfig,
     pipeline: FacePipeline,
@@ -133,35 +184,13 @@ def enrol(
     valid_until: datetime | None = None,
     card: tuple[int, int] | None = (12, 3456),
 ) -> int:
-    """Person + unit + consent + card + face template, as the staff page would do it."""
-    store = open_store(config.store)
-    try:
-        with store.sessions.writing() as session:
-            door_id = ensure_door(session, config.site)
-            door = session.get(Door, door_id)
-            assert door is not None
-            unit = add_unit(session, door.building_id, "1", f"{external_id}-101")
-            now = datetime.now(UTC)
-            person = add_person(
-                session,
-                external_id=external_id,
-                display_name=external_id,
-                role=role,
-                unit_id=unit.id,
-                valid_from=now - timedelta(days=1),
-                valid_until=valid_until,
-            )
-            if card is not None:
-                add_card(session, person.id, *card)
-            record_consent(
-                session, person.id, taken_by="test-staff", text_version="v1", taken_at=now
-            )
-            [face] = pipeline.analyse(read_image(photo), max_faces=1, check_liveness=False)
-            assert face.embedding is not None
-            store_face_template(session, store.cipher, person.id, face.embedding, pipeline.model_id)
-            return person.id
-    finally:
-        store.close()
+    """Person + unit + consent + card + the photo's face template."""
+    [face] = pipeline.analyse(read_image(photo), max_faces=1, check_liveness=False)
+    assert face.embedding is not None
+    template = (face.embedding, pipeline.model_id)
+    return enrol_templates(
+        config, external_id, [template], role=role, valid_until=valid_until, card=card
+    )
 
 
 class Running:

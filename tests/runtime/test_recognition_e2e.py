@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +19,11 @@ import pytest
 from firmware_bridge.wiegand import encode_card
 from gateway.config import GatewayConfig, parse_config
 from gateway.modelhub import resolve_pack
-from gateway.runtime.bootstrap import ensure_door
-from gateway.store.base import Method, Role
-from gateway.store.credentials import add_card, record_consent, store_face_template
-from gateway.store.people import add_person
-from gateway.store.places import add_unit
-from gateway.store.schema_people import Door
-from gateway.store.store import open_store
+from gateway.store.base import Method
 from gateway.vision.factory import build_pipeline, models_from_pack
 from gateway.vision.image_io import read_image
 from gateway.vision.pipeline import FacePipeline
-from tests.runtime.conftest import Running, make_config
+from tests.runtime.conftest import Running, enrol_templates, make_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
@@ -88,28 +81,7 @@ def enrol(
     card: int,
 ) -> int:
     """Person + unit + consent + card + the given (vector, model id) templates."""
-    store = open_store(config.store)
-    try:
-        with store.sessions.writing() as session:
-            door = session.get(Door, ensure_door(session, config.site))
-            assert door is not None
-            unit = add_unit(session, door.building_id, "1", f"{external_id}-101")
-            now = datetime.now(UTC)
-            person = add_person(
-                session,
-                external_id=external_id,
-                display_name=external_id,
-                role=Role.OWNER,
-                unit_id=unit.id,
-                valid_from=now - timedelta(days=1),
-            )
-            add_card(session, person.id, 12, card)
-            record_consent(session, person.id, taken_by="staff", text_version="v1", taken_at=now)
-            for vector, model_id in templates:
-                store_face_template(session, store.cipher, person.id, vector, model_id)
-            return person.id
-    finally:
-        store.close()
+    return enrol_templates(config, external_id, templates, card=(12, card))
 
 
 def face_templates(pipeline: FacePipeline, paths: list[Path]) -> list[tuple[np.ndarray, str]]:

@@ -21,21 +21,18 @@ from gateway.application.remote_open import RemoteOpen
 from gateway.camera.simulated import SimulatedSource
 from gateway.config import GatewayConfig, parse_config
 from gateway.config.model import VisionConfig
-from gateway.runtime.bootstrap import ensure_door
 from gateway.runtime.recognition import LoadedRecognition
 from gateway.runtime.service import AccessService
 from gateway.runtime.station_wiring import after_people_sync
-from gateway.store.base import Method, Role
-from gateway.store.credentials import add_card, record_consent, store_face_template
-from gateway.store.people import add_person
-from gateway.store.places import add_unit
+from gateway.store.base import Method
 from gateway.store.schema_credentials import FaceTemplate
-from gateway.store.schema_people import Door, Person
-from gateway.store.store import Store, open_store
+from gateway.store.schema_people import Person
+from gateway.store.store import open_store
 from gateway.vision.detector import Detection
 from gateway.vision.image_io import BGRImage
 from gateway.vision.liveness import LivenessResult
 from gateway.vision.pipeline import FaceAnalysis, StageTimer
+from tests.runtime.conftest import add_resident, enrol_templates
 
 MODEL = "fake-4d"
 RESIDENT = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
@@ -80,37 +77,8 @@ def _config(tmp_path: Path) -> GatewayConfig:
     )
 
 
-def _add_resident(
-    store: Store, door_id: int, room: str, external_id: str, card: int, face: np.ndarray
-) -> int:
-    """An owner in a new unit of the door's building, with a card, consent and one template."""
-    with store.sessions.writing() as session:
-        door = session.get(Door, door_id)
-        assert door is not None
-        unit = add_unit(session, door.building_id, room[0], room)
-        now = datetime.now(UTC)
-        person = add_person(
-            session,
-            external_id=external_id,
-            display_name=external_id,
-            role=Role.OWNER,
-            unit_id=unit.id,
-            valid_from=now - timedelta(days=1),
-        )
-        add_card(session, person.id, 12, card)
-        record_consent(session, person.id, taken_by="t", text_version="v1", taken_at=now)
-        store_face_template(session, store.cipher, person.id, face, MODEL)
-        return person.id
-
-
 def _enrol_resident(config: GatewayConfig) -> int:
-    store = open_store(config.store)
-    try:
-        with store.sessions.writing() as session:
-            door_id = ensure_door(session, config.site)
-        return _add_resident(store, door_id, "101", "R-1", 3456, RESIDENT)
-    finally:
-        store.close()
+    return enrol_templates(config, "R-1", [(RESIDENT, MODEL)], card=(12, 3456))
 
 
 class Gateway:
@@ -184,7 +152,7 @@ def test_people_synced_from_the_station_get_the_confusable_check(
     to face + card/PIN by the hook the station link calls after every people delta."""
     running, resident_id = gateway
     app = running.service.application
-    twin_id = _add_resident(app.store, app.door_id, "201", "R-2", 3457, RESIDENT)
+    twin_id = add_resident(app.store, app.door_id, "R-2", [(RESIDENT, MODEL)], card=(12, 3457))
     after_people_sync(app)
     with app.store.sessions.reading() as session:
         flags = {
