@@ -22,6 +22,16 @@ from enum import StrEnum
 
 from gateway.vision.embedder import Vector
 
+# A threshold at the top of the cosine scale means "grant nobody by face" (a pack with no threshold
+# that keeps its strangers out with a margin ships it). Float rounding can put a vector's cosine
+# with itself at 1.0000001, so `score >= 1.0` alone would let an exact copy of a template through.
+FACE_OFF = 1.0
+
+
+def reaches(score: float, threshold: float) -> bool:
+    """The score meets the threshold; never for a threshold of FACE_OFF or above."""
+    return threshold < FACE_OFF and score >= threshold
+
 
 class Verdict(StrEnum):
     GRANT = "grant"  # K-of-N agreement on one live resident
@@ -90,7 +100,7 @@ class DecisionRule:
         return self.similarity_threshold
 
     def is_match_score(self, score: float, margin: float, competitors: int) -> bool:
-        return score >= self.threshold_for(competitors) and margin >= self.min_margin
+        return reaches(score, self.threshold_for(competitors)) and margin >= self.min_margin
 
     def is_match(self, evidence: FrameEvidence) -> bool:
         return evidence.identity is not None and self.is_match_score(

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from gateway.config.model import VisionConfig
 from gateway.gallery import Gallery, Match
 from gateway.vision.analyser import FaceAnalyser
-from gateway.vision.decision import Decision, DecisionRule, FrameEvidence, Verdict, decide
+from gateway.vision.decision import (
+    Decision,
+    DecisionRule,
+    FrameEvidence,
+    Verdict,
+    decide,
+    reaches,
+)
 from gateway.vision.embedder import Vector
 from gateway.vision.image_io import BGRImage
 from gateway.vision.pipeline import FaceAnalysis
@@ -99,7 +106,7 @@ class Recogniser:
             match = self.pipeline.timer.run("search", lambda: self.residents.search(embedding))
             if self.watchlist is not None and len(self.watchlist):
                 candidate = self.watchlist.search(embedding)
-                if candidate is not None and candidate.score >= self.watchlist_threshold:
+                if candidate is not None and reaches(candidate.score, self.watchlist_threshold):
                     watch = candidate
         live = (
             None if analysis.liveness is None else analysis.liveness.passed(self.liveness_threshold)

@@ -182,3 +182,15 @@ def test_small_gallery_uses_the_stricter_threshold() -> None:
     assert decide([lone] * 3, rule, lone).verdict is Verdict.UNKNOWN
     assert decide([crowded] * 3, rule, replace(crowded, frames=3)).verdict is Verdict.GRANT
     assert rule.threshold_for(19) == 0.955 and rule.threshold_for(20) == 0.93
+
+
+def test_a_threshold_of_one_grants_nobody_even_an_exact_copy_of_a_template() -> None:
+    """A face-off pack (threshold 1.000) never matches, though float rounding can put a vector's
+    cosine with itself above 1; just below it, the same score matches."""
+    off = DecisionRule(similarity_threshold=1.0, min_margin=0.0, window=5, agree=3)
+    copy = [FrameEvidence("alice", 1.0000001, 1.0, True, competitors=50)] * 5
+    assert not off.is_match(copy[0])
+    assert decide(copy, off, copy[0]).verdict is Verdict.UNKNOWN
+    near_one = replace(off, similarity_threshold=0.9999)
+    assert near_one.is_match(copy[0])
+    assert decide(copy, near_one, None).verdict is Verdict.GRANT
